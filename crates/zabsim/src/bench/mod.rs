@@ -1,0 +1,28 @@
+//! Benchmarks. Each prints one markdown section on stdout; `cargo xtask bench WHAT` collects the
+//! sections into docs/benchmarks.md together with the machine and the command.
+
+use clap::{Args, ValueEnum};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    pub what: BenchWhat,
+    /// Shorter runs (for smoke tests); numbers are then not comparable.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BenchWhat {
+    /// Data tree apply throughput.
+    Tree,
+}
+
+pub fn run(args: &BenchArgs) -> u8 {
+    match args.what {
+        BenchWhat::Tree => {
+            eprintln!("bench tree: not built yet");
+            crate::EXIT_BAD_INPUT
+        }
+    }
+}

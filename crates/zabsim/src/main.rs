@@ -1,0 +1,45 @@
+//! `zabsim`: the command line of the zabsim testbed.
+//!
+//! Exit codes (by class, shared by every subcommand):
+//! 0 pass, 1 safety violation (or a history that is not linearizable), 2 liveness failure
+//! (or a check that ended Unknown), 3 panic in simulated code, 64 bad input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+
+/// Exit code for a clean pass.
+pub const EXIT_PASS: u8 = 0;
+/// Exit code for a safety violation.
+pub const EXIT_SAFETY: u8 = 1;
+/// Exit code for a liveness failure (or an Unknown verdict).
+pub const EXIT_LIVENESS: u8 = 2;
+/// Exit code for a panic inside simulated code.
+pub const EXIT_PANIC: u8 = 3;
+/// Exit code for bad input: usage, TOML, trace, zoo.cfg, history files.
+pub const EXIT_BAD_INPUT: u8 = 64;
+
+#[derive(Parser)]
+#[command(name = "zabsim", version, about = "Deterministic simulation testbed for ZooKeeper's ZAB")]
+#[command(after_help = "Exit codes: 0 pass, 1 safety violation, 2 liveness failure or unknown, \
+                        3 panic in simulated code, 64 bad input.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure throughput and print a markdown section (used by `cargo xtask bench`).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Bench(args) => bench::run(&args),
+    };
+    ExitCode::from(code)
+}
