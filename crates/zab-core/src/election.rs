@@ -1,0 +1,1 @@
+//! (module under construction by its owner; replaced in the next commit)
