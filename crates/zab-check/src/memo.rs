@@ -1,0 +1,279 @@
+//! Purpose-built open-addressing tables for the search: the memo of visited configurations, the
+//! state interner, and the transition cache. All store full keys (a fingerprint match is
+//! confirmed by comparing the key), probe linearly, grow at half load, and report their heap
+//! bytes so the search can stop at a memory budget.
+
+use std::hash::Hash;
+
+use crate::hash::{mix64, stable_hash};
+
+/// Set of visited configurations (bitset of linearized operations, interned state).
+pub(crate) struct Memo {
+    words_per_entry: usize,
+    /// `0` = empty; otherwise the high 32 bits hold the top of the entry's hash (a cheap
+    /// pre-check that avoids touching the entry) and the low 32 bits `entry + 1`.
+    slots: Vec<u64>,
+    hashes: Vec<u64>,
+    states: Vec<u32>,
+    words: Vec<u64>,
+}
+
+impl Memo {
+    pub(crate) fn new(words_per_entry: usize) -> Self {
+        Memo {
+            words_per_entry,
+            slots: vec![0; 1024],
+            hashes: Vec::new(),
+            states: Vec::new(),
+            words: Vec::new(),
+        }
+    }
+
+    /// Inserts the configuration; returns false if it was already present.
+    pub(crate) fn insert(&mut self, hash: u64, state: u32, bits: &[u64]) -> bool {
+        debug_assert_eq!(bits.len(), self.words_per_entry);
+        if (self.states.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let tag = hash & 0xffff_ffff_0000_0000;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                let entry = self.states.len();
+                self.hashes.push(hash);
+                self.states.push(state);
+                self.words.extend_from_slice(bits);
+                self.slots[i] = tag | (entry as u64 + 1);
+                return true;
+            }
+            if slot & 0xffff_ffff_0000_0000 == tag {
+                let entry = (slot & 0xffff_ffff) as usize - 1;
+                let w = self.words_per_entry;
+                if self.states[entry] == state && self.words[entry * w..(entry + 1) * w] == *bits {
+                    return false;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.capacity() * 8
+            + self.hashes.capacity() * 8
+            + self.states.capacity() * 4
+            + self.words.capacity() * 8
+    }
+
+    /// The bytes the table would hold right after its next growth.
+    pub(crate) fn bytes_after_growth(&self) -> usize {
+        self.bytes() + self.slots.len() * 8
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let mask = size - 1;
+        let mut slots = vec![0u64; size];
+        for (entry, &hash) in self.hashes.iter().enumerate() {
+            let mut i = (hash as usize) & mask;
+            while slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = (hash & 0xffff_ffff_0000_0000) | (entry as u64 + 1);
+        }
+        self.slots = slots;
+    }
+}
+
+/// Every distinct model state, stored once and named by a small integer. Its byte count sees
+/// only the states' inline size, not heap data they own (strings, maps).
+pub(crate) struct Interner<S> {
+    states: Vec<S>,
+    hashes: Vec<u64>,
+    slots: Vec<u32>,
+}
+
+impl<S: Hash + Eq> Interner<S> {
+    pub(crate) fn new() -> Self {
+        Interner { states: Vec::new(), hashes: Vec::new(), slots: vec![0; 64] }
+    }
+
+    pub(crate) fn intern(&mut self, state: S) -> u32 {
+        if (self.states.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let hash = stable_hash(&state);
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                let id = self.states.len() as u32;
+                self.states.push(state);
+                self.hashes.push(hash);
+                self.slots[i] = id + 1;
+                return id;
+            }
+            let id = slot - 1;
+            if self.hashes[id as usize] == hash && self.states[id as usize] == state {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    pub(crate) fn get(&self, id: u32) -> &S {
+        &self.states[id as usize]
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.states.capacity() * std::mem::size_of::<S>()
+            + self.hashes.capacity() * 8
+            + self.slots.capacity() * 4
+    }
+
+    fn grow(&mut self) {
+        let size = self.slots.len() * 2;
+        let mask = size - 1;
+        let mut slots = vec![0u32; size];
+        for (id, &hash) in self.hashes.iter().enumerate() {
+            let mut i = (hash as usize) & mask;
+            while slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = id as u32 + 1;
+        }
+        self.slots = slots;
+    }
+}
+
+/// Cache of model steps: (operation, state) → the interned next states, so each step is computed
+/// once however many configurations reach it.
+pub(crate) struct Transitions {
+    /// Key `(op << 32) | state`, or `u64::MAX` when empty.
+    keys: Vec<u64>,
+    /// `(start << 32) | len` into `next`.
+    values: Vec<u64>,
+    len: usize,
+    next: Vec<u32>,
+}
+
+impl Transitions {
+    pub(crate) fn new() -> Self {
+        Transitions { keys: vec![u64::MAX; 256], values: vec![0; 256], len: 0, next: Vec::new() }
+    }
+
+    /// The cached successors as `(start, len)` into [`Transitions::successor`], if known.
+    #[inline]
+    pub(crate) fn lookup(&self, op: u32, state: u32) -> Option<(u32, u32)> {
+        let key = (u64::from(op) << 32) | u64::from(state);
+        let mask = self.keys.len() - 1;
+        let mut i = (mix64(key) as usize) & mask;
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                let v = self.values[i];
+                return Some(((v >> 32) as u32, v as u32));
+            }
+            if k == u64::MAX {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    pub(crate) fn store(&mut self, op: u32, state: u32, successors: &[u32]) -> (u32, u32) {
+        if (self.len + 1) * 2 > self.keys.len() {
+            self.grow();
+        }
+        let start = self.next.len() as u32;
+        self.next.extend_from_slice(successors);
+        let value = (u64::from(start) << 32) | successors.len() as u64;
+        let key = (u64::from(op) << 32) | u64::from(state);
+        self.put(key, value);
+        self.len += 1;
+        (start, successors.len() as u32)
+    }
+
+    #[inline]
+    pub(crate) fn successor(&self, index: u32) -> u32 {
+        self.next[index as usize]
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.keys.capacity() * 8 + self.values.capacity() * 8 + self.next.capacity() * 4
+    }
+
+    fn put(&mut self, key: u64, value: u64) {
+        let mask = self.keys.len() - 1;
+        let mut i = (mix64(key) as usize) & mask;
+        while self.keys[i] != u64::MAX {
+            i = (i + 1) & mask;
+        }
+        self.keys[i] = key;
+        self.values[i] = value;
+    }
+
+    fn grow(&mut self) {
+        let size = self.keys.len() * 2;
+        let keys = std::mem::replace(&mut self.keys, vec![u64::MAX; size]);
+        let values = std::mem::replace(&mut self.values, vec![0; size]);
+        for (k, v) in keys.into_iter().zip(values) {
+            if k != u64::MAX {
+                self.put(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memo_tells_new_configurations_from_seen_ones_even_when_hashes_collide() {
+        let mut memo = Memo::new(2);
+        assert!(memo.insert(7, 0, &[1, 0]));
+        assert!(!memo.insert(7, 0, &[1, 0]));
+        // Same hash, different key: both must be kept (a collision must not merge them).
+        assert!(memo.insert(7, 1, &[1, 0]));
+        assert!(memo.insert(7, 0, &[3, 0]));
+        for i in 0..5000u64 {
+            assert!(memo.insert(mix64(i), 2, &[i, 1]));
+        }
+        assert!(!memo.insert(7, 0, &[3, 0]));
+        assert!(!memo.insert(mix64(4321), 2, &[4321, 1]));
+        assert_eq!(memo.len(), 5003);
+    }
+
+    #[test]
+    fn interner_gives_equal_states_the_same_id() {
+        let mut interner = Interner::new();
+        let a = interner.intern("a".to_string());
+        let b = interner.intern("b".to_string());
+        for i in 0..1000 {
+            interner.intern(format!("s{i}"));
+        }
+        assert_eq!(interner.intern("a".to_string()), a);
+        assert_ne!(a, b);
+        assert_eq!(interner.get(b), "b");
+    }
+
+    #[test]
+    fn transitions_remember_every_successor_list() {
+        let mut t = Transitions::new();
+        for op in 0..300u32 {
+            t.store(op, op % 7, &[op, op + 1]);
+        }
+        t.store(5, 9, &[]);
+        let (start, len) = t.lookup(42, 0).expect("stored");
+        assert_eq!((t.successor(start), t.successor(start + 1), len), (42, 43, 2));
+        assert_eq!(t.lookup(5, 9).map(|(_, len)| len), Some(0));
+        assert_eq!(t.lookup(42, 1), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! The sequential specification a history is checked against.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// A sequential specification: an initial state and what each operation may do to it.
+///
+/// `Op` carries both what was asked and what was observed (a read's returned value, a cas's
+/// success); fields the history could not observe are `None` and constrain nothing.
+pub trait Model {
+    /// One operation with its observed result.
+    type Op: Clone + Debug;
+    /// A model state. Cheap states (small integers, short strings) make the search fast: every
+    /// distinct state is stored once and referred to by a small integer.
+    type State: Clone + Eq + Hash + Debug;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Pushes onto `next` every state that can follow `state` when `op` takes effect with the
+    /// observed result. Pushing nothing means `op` is illegal in `state`; pushing several means
+    /// the step is nondeterministic and the search tries each.
+    fn step(&self, state: &Self::State, op: &Self::Op, next: &mut Vec<Self::State>);
+
+    /// Splits a history into independent parts (P-compositionality): the whole history is
+    /// linearizable iff every part is. Each part lists operation indices in history order.
+    /// `None` (the default) checks the history as one part.
+    fn partition(&self, ops: &[Self::Op]) -> Option<Vec<Vec<usize>>> {
+        let _ = ops;
+        None
+    }
+}
