@@ -10,7 +10,8 @@ use crate::model::Model;
 /// Limits on a check. When one is reached the verdict is [`Verdict::Unknown`], never a wrong
 /// answer and never an out-of-memory abort.
 pub struct Budget<'a> {
-    /// Most search steps (one step = one event of the history looked at), over all parts.
+    /// Most search steps (one step = one event of the history looked at), over all parts;
+    /// exact. Memory and `should_stop` are looked at every 4096 steps.
     pub max_steps: Option<u64>,
     /// Most bytes held by the search tables of one part at any time.
     pub max_memory_bytes: Option<usize>,
@@ -259,13 +260,17 @@ impl<'a, M: Model> Search<'a, M> {
         let mut frames: Vec<Frame> = Vec::new();
         let mut done = 0usize;
         let mut cur = self.next[0];
+        let step_limit = budget.max_steps.map_or(u64::MAX, |max| max.saturating_sub(steps_before));
         loop {
             if done == self.completed {
                 return PartOutcome::Linearizable;
             }
+            if self.steps == step_limit {
+                return PartOutcome::Unknown(Unknown::StepLimit);
+            }
             self.steps += 1;
             if self.steps & BUDGET_CHECK_MASK == 0 {
-                if let Some(why) = self.over_budget(budget, steps_before) {
+                if let Some(why) = self.over_budget(budget) {
                     return PartOutcome::Unknown(why);
                 }
             }
@@ -428,12 +433,9 @@ impl<'a, M: Model> Search<'a, M> {
             + self.op_key.len() * 8
     }
 
-    fn over_budget(&mut self, budget: &mut Budget<'_>, steps_before: u64) -> Option<Unknown> {
+    fn over_budget(&mut self, budget: &mut Budget<'_>) -> Option<Unknown> {
         let bytes = self.memory_bytes();
         self.peak_memory_bytes = self.peak_memory_bytes.max(bytes);
-        if budget.max_steps.is_some_and(|max| steps_before + self.steps >= max) {
-            return Some(Unknown::StepLimit);
-        }
         if budget.max_memory_bytes.is_some_and(|max| bytes > max) {
             return Some(Unknown::MemoryLimit);
         }
