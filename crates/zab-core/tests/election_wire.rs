@@ -183,7 +183,7 @@ fn a_config_length_that_disagrees_with_the_bytes_is_rejected() {
     for (config_len, extra) in [(-1, 0), (5, 4), (1, 0), (0, 2)] {
         let mut bytes = long_form(0, 1, 1, 1, 0, 2);
         bytes.truncate(40);
-        bytes.extend_from_slice(&(config_len as i32).to_be_bytes());
+        bytes.extend_from_slice(&config_len.to_be_bytes());
         bytes.extend(std::iter::repeat_n(b'x', extra));
         assert_eq!(
             Notification::decode(ServerId(1), &bytes),

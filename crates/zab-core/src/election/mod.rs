@@ -7,9 +7,10 @@
 //!    moves to the next round, proposes its initial vote, and appends one [`ElectionSend`] per
 //!    other voter to `out`.
 //! 2. Every notification that arrives on the election port is decoded with
-//!    [`Notification::decode`] and passed to [`Election::on_notification`], whatever the replica's
-//!    role: while LOOKING it drives the election; otherwise it only answers LOOKING peers (and
-//!    non-voters) with the vote this server decided on, so that they can join the ensemble.
+//!    [`Notification::decode`] and passed to [`Election::on_notification`] together with the
+//!    replica's current role, whatever it is: while LOOKING it drives the election; otherwise it
+//!    only answers LOOKING peers (and non-voters) with the vote this server decided on, so that
+//!    they can join the ensemble.
 //! 3. When `now_ms` reaches [`Election::next_deadline`], the replica calls [`Election::on_timeout`].
 //! 4. After each call, the replica transmits the appended sends in order (they are grouped per call
 //!    in ascending [`ServerId`]) and, if the call returned an [`Outcome`], takes up that role.
@@ -61,6 +62,13 @@ pub struct Outcome {
     /// The round in which the vote was decided (a server that joins an established ensemble takes
     /// the round of the ensemble's votes).
     pub round: u64,
+}
+
+impl Outcome {
+    /// The elected leader.
+    pub fn leader(&self) -> ServerId {
+        self.vote.leader
+    }
 }
 
 /// The role an election ends in.
@@ -182,37 +190,45 @@ impl Election {
         self.check_round_quorum(now_ms);
     }
 
-    /// Handles one notification from a peer. While LOOKING this runs one step of the election and
-    /// may decide it; in any state it answers peers that need my vote (see module doc).
+    /// Handles one notification that arrived from `from` (the connection's peer, which is what
+    /// counts: `n.sender` is ignored). `my_state` is the replica's current role. While the replica
+    /// is LOOKING this runs one step of the round and may decide it; in any role it answers peers
+    /// that need my vote: non-voters, LOOKING peers when I am not LOOKING, and LOOKING peers in an
+    /// older round.
     pub fn on_notification(
         &mut self,
         now_ms: u64,
-        n: &Notification,
+        from: ServerId,
+        n: Notification,
+        my_state: PeerState,
         out: &mut Vec<ElectionSend>,
     ) -> Option<Outcome> {
-        if self.phase == Phase::NotStarted {
+        let Some(current) = self.current else {
             // Nothing to answer with before the first round; the peer will retransmit.
             marks::hit("election: notification before the first round dropped");
             return None;
-        }
+        };
         // The receiver side (reference §2.4) answers before the election loop sees anything.
-        if !self.voters.contains(&n.sender) {
+        if !self.voters.contains(&from) {
             marks::hit("election: non-voter answered with current vote");
-            let current = self.current_vote();
-            self.send_to(n.sender, self.state(), Some(current.vote), self.round, out);
+            self.send_to(from, my_state, Some(current.vote), self.round, out);
             return None;
         }
-        if self.phase == Phase::Decided {
+        if my_state != PeerState::Looking {
             if n.state == PeerState::Looking {
                 marks::hit("election: looking peer answered with decided vote");
-                let current = self.current_vote();
-                self.send_to(n.sender, self.state(), Some(current.vote), current.round, out);
+                self.send_to(from, my_state, Some(current.vote), current.round, out);
             }
+            return None;
+        }
+        if !matches!(self.phase, Phase::Polling { .. } | Phase::Finalizing { .. }) {
+            // LOOKING but between rounds: the next `start_round` begins afresh anyway.
+            marks::hit("election: notification between rounds dropped");
             return None;
         }
         if n.state == PeerState::Looking && n.round < self.round {
             marks::hit("election: lower round answered with my proposal");
-            self.send_to(n.sender, PeerState::Looking, self.proposal, self.round, out);
+            self.send_to(from, PeerState::Looking, self.proposal, self.round, out);
         }
         // The election loop (reference §2.3). During the finalize wait only a better vote is looked
         // at; anything else is discarded and restarts the quiet period.
@@ -225,7 +241,7 @@ impl Election {
             marks::hit("election: finalize wait resumed by a better vote");
         }
         self.phase = Phase::Polling { deadline_ms: now_ms + self.notification_interval_ms };
-        self.handle_in_loop(now_ms, n, out)
+        self.handle_in_loop(now_ms, from, &n, out)
     }
 
     /// Handles the expiry of [`Election::next_deadline`]: retransmits my vote after a silent
@@ -270,16 +286,9 @@ impl Election {
         }
     }
 
-    /// The state this server announces: LOOKING until a round decides, then the decided role.
-    pub fn state(&self) -> PeerState {
-        match self.phase {
-            Phase::NotStarted | Phase::Polling { .. } | Phase::Finalizing { .. } => PeerState::Looking,
-            Phase::Decided => match self.current_vote().vote.leader {
-                leader if leader == self.me => PeerState::Leading,
-                _ if self.is_voter => PeerState::Following,
-                _ => PeerState::Observing,
-            },
-        }
+    /// Whether a round is running (the replica should be LOOKING).
+    pub fn is_looking(&self) -> bool {
+        matches!(self.phase, Phase::Polling { .. } | Phase::Finalizing { .. })
     }
 
     /// The current (or last) round.
@@ -292,9 +301,10 @@ impl Election {
         self.proposal
     }
 
-    /// The vote I answer LOOKING peers with: the last decided one, or my start-up vote.
-    pub fn current_vote(&self) -> CurrentVote {
-        self.current.unwrap_or_else(|| panic!("election on {}: no vote before the first round", self.me))
+    /// The vote I answer LOOKING peers with: the last decided one, or my start-up vote (`None`
+    /// before the first round).
+    pub fn current_vote(&self) -> Option<CurrentVote> {
+        self.current
     }
 
     /// This server's id.
@@ -343,6 +353,7 @@ impl Election {
     fn handle_in_loop(
         &mut self,
         now_ms: u64,
+        from: ServerId,
         n: &Notification,
         out: &mut Vec<ElectionSend>,
     ) -> Option<Outcome> {
@@ -353,14 +364,14 @@ impl Election {
         let ballot = Ballot { vote, round: n.round, state: n.state, version: n.version };
         match n.state {
             PeerState::Looking => {
-                self.handle_looking(now_ms, n.sender, ballot, out);
+                self.handle_looking(now_ms, from, ballot, out);
                 None
             }
             PeerState::Observing => {
                 marks::hit("election: observing sender ignored");
                 None
             }
-            PeerState::Following | PeerState::Leading => self.handle_established(n.sender, ballot),
+            PeerState::Following | PeerState::Leading => self.handle_established(from, ballot),
         }
     }
 
