@@ -180,7 +180,7 @@ fn a_long_form_below_version_2_is_rejected() {
 
 #[test]
 fn a_config_length_that_disagrees_with_the_bytes_is_rejected() {
-    for (config_len, extra) in [(-1, 0), (5, 4), (1, 0), (0, 2)] {
+    for (config_len, extra) in [(-1i32, 0), (5, 4), (1, 0), (0, 2)] {
         let mut bytes = long_form(0, 1, 1, 1, 0, 2);
         bytes.truncate(40);
         bytes.extend_from_slice(&config_len.to_be_bytes());
