@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod cmd_config;
 
 /// Exit code for a clean pass.
 pub const EXIT_PASS: u8 = 0;
@@ -34,12 +35,15 @@ struct Cli {
 enum Command {
     /// Measure throughput and print a markdown section (used by `cargo xtask bench`).
     Bench(bench::BenchArgs),
+    /// Validate server configuration: `config check zoo.cfg --myid N` prints the resolved ensemble.
+    Config(cmd_config::ConfigArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Config(args) => cmd_config::run(&args),
     };
     ExitCode::from(code)
 }
