@@ -575,3 +575,124 @@ proptest! {
         }
     }
 }
+
+// ---- peer input is data --------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Event {
+    Receive(Notification),
+    Timeout(u64),
+    /// The replica's role ends (or a decided round is abandoned): a new round starts.
+    Restart,
+    Sync(u32),
+}
+
+fn arb_notification() -> impl Strategy<Value = Notification> {
+    let state = prop_oneof![
+        Just(PeerState::Looking),
+        Just(PeerState::Following),
+        Just(PeerState::Leading),
+        Just(PeerState::Observing)
+    ];
+    let zxid = proptest::option::of((0u32..3, 0u32..4).prop_map(|(e, c)| Zxid::new(e, c)));
+    let vote = (0u64..8, zxid, 0u32..3).prop_map(|(l, z, e)| Vote {
+        leader: ServerId(l),
+        zxid: z,
+        peer_epoch: Epoch(e),
+    });
+    let round = prop_oneof![0u64..4, Just(i64::MAX as u64)];
+    (state, proptest::option::of(vote), round, 0u64..8, prop_oneof![Just(0u32), Just(2u32)]).prop_map(
+        |(state, vote, round, sender, version)| Notification {
+            state,
+            vote,
+            round,
+            sender: ServerId(sender),
+            version,
+        },
+    )
+}
+
+fn arb_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        8 => arb_notification().prop_map(Event::Receive),
+        2 => (0u64..400).prop_map(Event::Timeout),
+        1 => Just(Event::Restart),
+        1 => (0u32..4).prop_map(Event::Sync),
+    ]
+}
+
+proptest! {
+    /// Whatever peers send, in whatever order, the engine never panics, only ever talks to voters
+    /// and to whoever wrote to it, never proposes or elects a non-voter, and decides only while
+    /// LOOKING.
+    #[test]
+    fn arbitrary_peer_input_never_breaks_the_engine(
+        me in 1u64..6,
+        observer in any::<bool>(),
+        uninitialized in any::<bool>(),
+        events in proptest::collection::vec(arb_event(), 0..120),
+    ) {
+        let all = voters(&[1, 2, 3, 4, 5]);
+        let mut e = Election::new(sid(me), all.clone(), observer);
+        let last_logged = if uninitialized { None } else { zxid(1, 2) };
+        let mut role = LOOKING;
+        let mut now = 0;
+        e.start_round(now, last_logged, Epoch(1), &mut Vec::new());
+        for event in events {
+            let mut out = Vec::new();
+            let mut allowed_to = all.clone();
+            let outcome = match event {
+                Event::Receive(n) => {
+                    allowed_to.insert(n.sender);
+                    e.on_notification(now, n.sender, n, role, &mut out)
+                }
+                Event::Timeout(after) => {
+                    now += after;
+                    e.on_timeout(now, &mut out)
+                }
+                Event::Restart => {
+                    role = LOOKING;
+                    e.start_round(now, last_logged, Epoch(1), &mut out);
+                    None
+                }
+                Event::Sync(epoch) => {
+                    e.update_peer_epoch(Epoch(epoch));
+                    None
+                }
+            };
+            for send in &out {
+                prop_assert!(allowed_to.contains(&send.to) && send.to != sid(me), "send to {}", send.to);
+                prop_assert_eq!(send.n.sender, sid(me));
+            }
+            if let Some(p) = e.proposal() {
+                prop_assert!(all.contains(&p.leader), "proposes non-voter {}", p.leader);
+            }
+            if e.is_finalizing() {
+                prop_assert!(e.proposal().is_some());
+            }
+            if let Some(o) = outcome {
+                prop_assert_eq!(role, LOOKING, "decided while {:?}", role);
+                prop_assert!(all.contains(&o.leader()));
+                prop_assert!(!e.is_looking() && e.next_deadline().is_none());
+                prop_assert!(o.decision != Decision::Lead || (!observer && o.leader() == sid(me)));
+                prop_assert!(!matches!(o.decision, Decision::Observe(_)) || observer);
+                role = match o.decision {
+                    Decision::Lead => LEADING,
+                    Decision::Follow(_) => FOLLOWING,
+                    Decision::Observe(_) => PeerState::Observing,
+                };
+            }
+        }
+    }
+}
+
+#[test]
+fn a_notification_claiming_to_come_from_myself_is_ignored() {
+    let mut e = looking(2, &[1, 2, 3], 5);
+    marks::expect("election: notification from myself ignored", || {
+        let (out, outcome) = feed(&mut e, 0, note(LOOKING, 2, vote(3, zxid(1, 9), 1), 0), LOOKING);
+        assert!(out.is_empty());
+        assert_eq!(outcome, None);
+    });
+    assert_eq!(e.proposal(), Some(vote(2, zxid(1, 5), 1)));
+}

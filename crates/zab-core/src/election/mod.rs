@@ -184,7 +184,7 @@ impl Election {
         self.recvset.clear();
         self.out_of_election.clear();
         self.notification_interval_ms = MIN_NOTIFICATION_INTERVAL_MS;
-        self.phase = Phase::Polling { deadline_ms: now_ms + self.notification_interval_ms };
+        self.phase = Phase::Polling { deadline_ms: now_ms.saturating_add(self.notification_interval_ms) };
         self.broadcast(out);
         self.record_my_vote();
         self.check_round_quorum(now_ms);
@@ -208,6 +208,12 @@ impl Election {
             marks::hit("election: notification before the first round dropped");
             return None;
         };
+        if from == self.me {
+            // My own vote is recorded directly, never looped back; a message that claims to come
+            // from me is a misrouted or misconfigured peer, and answering it would talk to myself.
+            marks::hit("election: notification from myself ignored");
+            return None;
+        }
         // The receiver side (reference §2.4) answers before the election loop sees anything.
         if !self.voters.contains(&from) {
             marks::hit("election: non-voter answered with current vote");
@@ -235,12 +241,12 @@ impl Election {
         if let Phase::Finalizing { .. } = self.phase {
             let better = n.vote.is_some_and(|v| vote_beats(&v, self.proposal.as_ref(), &self.voters));
             if !better {
-                self.phase = Phase::Finalizing { deadline_ms: now_ms + FINALIZE_WAIT_MS };
+                self.phase = Phase::Finalizing { deadline_ms: now_ms.saturating_add(FINALIZE_WAIT_MS) };
                 return None;
             }
             marks::hit("election: finalize wait resumed by a better vote");
         }
-        self.phase = Phase::Polling { deadline_ms: now_ms + self.notification_interval_ms };
+        self.phase = Phase::Polling { deadline_ms: now_ms.saturating_add(self.notification_interval_ms) };
         self.handle_in_loop(now_ms, from, &n, out)
     }
 
@@ -254,7 +260,8 @@ impl Election {
                 self.broadcast(out);
                 self.notification_interval_ms =
                     (self.notification_interval_ms * 2).min(MAX_NOTIFICATION_INTERVAL_MS);
-                self.phase = Phase::Polling { deadline_ms: now_ms + self.notification_interval_ms };
+                self.phase =
+                    Phase::Polling { deadline_ms: now_ms.saturating_add(self.notification_interval_ms) };
                 None
             }
             Phase::Finalizing { deadline_ms } if now_ms >= deadline_ms => {
@@ -439,7 +446,7 @@ impl Election {
         let target = Ballot { vote: proposal, round: self.round, state: PeerState::Looking, version: 0 };
         if self.has_quorum(&self.recvset, &target) {
             marks::hit("election: quorum agrees, finalize wait");
-            self.phase = Phase::Finalizing { deadline_ms: now_ms + FINALIZE_WAIT_MS };
+            self.phase = Phase::Finalizing { deadline_ms: now_ms.saturating_add(FINALIZE_WAIT_MS) };
         }
     }
 
