@@ -171,6 +171,26 @@ fn the_same_seed_replays_the_same_election() {
     assert_ne!(run(11), run(12), "different seeds take different paths");
 }
 
+/// Pinned numbers for one lossy run, so that any change in behaviour shows up in review. If a
+/// deliberate change moves them, check the new transcript still makes sense, then update them.
+#[test]
+fn a_lossy_three_voter_run_is_pinned() {
+    let servers = [
+        Server::voter(1, zxid(1, 3), 1),
+        Server::voter(2, zxid(1, 5), 1),
+        Server::voter(3, zxid(1, 5), 1),
+        Server::observer(101, zxid(1, 1), 1),
+    ];
+    let faults = Faults { drop_percent: 20, delay_ms_min: 1, delay_ms_max: 400 };
+    let mut net = Net::new(11, faults, &servers);
+    net.start_all();
+    let leader = net.run_until_stable(60_000);
+    let summary = (leader, net.now_ms, net.delivered, net.dropped, net.decisions.len());
+    // Leader 3, stable at the 1.5 s role tick, 22 notifications delivered, 8 lost, 4 decisions
+    // (each server decided once: no split, no second round).
+    assert_eq!(summary, (Some(ServerId(3)), 1_500, 22, 8, 4));
+}
+
 #[test]
 fn a_stale_server_never_wins_against_a_quorum_that_has_newer_data() {
     // 4 and 5 missed the last transactions; 1, 2, 3 have them. Whatever the network does, the

@@ -250,9 +250,13 @@ impl Election {
         self.handle_in_loop(now_ms, from, &n, out)
     }
 
-    /// Handles the expiry of [`Election::next_deadline`]: retransmits my vote after a silent
-    /// notification timeout (doubling the timeout), or decides after a quiet finalize wait.
-    /// Calls before the deadline do nothing.
+    /// Handles the expiry of [`Election::next_deadline`]: retransmits my vote to every other voter
+    /// after a silent notification timeout (doubling the timeout), or decides after a quiet
+    /// finalize wait. Calls before the deadline do nothing.
+    ///
+    /// Java retransmits only if its connection manager has delivered everything and otherwise
+    /// reconnects to everyone; connections belong to the host here, so the engine always
+    /// retransmits and the host sends over whatever connections it has (or opens them).
     pub fn on_timeout(&mut self, now_ms: u64, out: &mut Vec<ElectionSend>) -> Option<Outcome> {
         match self.phase {
             Phase::Polling { deadline_ms } if now_ms >= deadline_ms => {
