@@ -34,6 +34,11 @@ impl Perms {
         self.0 & other.0 != 0
     }
 
+    /// These permissions minus the bits of `other`.
+    pub const fn without(self, other: Perms) -> Perms {
+        Perms(self.0 & !other.0)
+    }
+
     /// True if every bit of `other` is set in `self`.
     pub const fn contains(self, other: Perms) -> bool {
         self.0 & other.0 == other.0

@@ -409,8 +409,9 @@ impl DataTree {
         let target_cversion =
             if parent_cversion == -1 { parent_node.stat.cversion + 1 } else { parent_cversion };
         // Replay of a create whose effects a fuzzy snapshot already holds must still move the
-        // parent's counter and pzxid forward (never back).
-        let raise = target_cversion > parent_node.stat.cversion;
+        // parent's counter and pzxid forward (never back). "Forward" is serial-number order so
+        // the counter can wrap past i32::MAX like the server's int does.
+        let raise = target_cversion.wrapping_sub(parent_node.stat.cversion) > 0;
         if raise {
             self.update_node(parent, |p| {
                 p.stat.cversion = target_cversion;

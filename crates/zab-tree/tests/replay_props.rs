@@ -1,0 +1,66 @@
+//! Digest maintenance and fuzzy-snapshot replay over random txn sequences.
+
+mod common;
+
+use common::{action_strategy, run_actions};
+use proptest::prelude::*;
+use zab_tree::{DataTree, FuzzySnapshot};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_running_digest_equals_a_full_recompute_after_every_txn(
+        actions in prop::collection::vec(action_strategy(), 0..80),
+    ) {
+        let (_, log) = run_actions(&actions, 3);
+        let mut tree = DataTree::default();
+        for txn in &log {
+            tree.apply(txn);
+            prop_assert_eq!(tree.digest(), tree.recompute_digest());
+        }
+    }
+
+    #[test]
+    fn applying_the_same_log_on_two_replicas_gives_equal_trees(
+        actions in prop::collection::vec(action_strategy(), 0..60),
+    ) {
+        let (leader, log) = run_actions(&actions, 4);
+        let mut follower = DataTree::default();
+        for txn in &log {
+            follower.apply(txn);
+        }
+        prop_assert_eq!(&follower, &leader.tree);
+    }
+
+    #[test]
+    fn a_fuzzy_snapshot_plus_replay_from_its_zxid_equals_straight_application(
+        actions in prop::collection::vec(action_strategy(), 1..150),
+        start in any::<prop::sample::Index>(),
+        nodes_per_step in 1..4usize,
+    ) {
+        let (leader, log) = run_actions(&actions, 3);
+        let start = start.index(log.len());
+        let mut tree = DataTree::default();
+        for txn in &log[..start] {
+            tree.apply(txn);
+        }
+        // Snapshot while the rest of the log applies, a few nodes between txns.
+        let mut snap = FuzzySnapshot::begin(&tree);
+        for txn in &log[start..] {
+            snap.step(&tree, nodes_per_step);
+            tree.apply(txn);
+        }
+        let snap_zxid = snap.zxid();
+        let bytes = snap.finish(&tree);
+
+        let mut restored = DataTree::deserialize(&bytes).expect("fuzzy snapshot loads");
+        prop_assert_eq!(restored.last_processed_zxid(), snap_zxid);
+        for txn in log.iter().filter(|t| t.zxid > snap_zxid) {
+            restored.apply(txn);
+        }
+        restored.check_invariants();
+        prop_assert_eq!(&restored, &leader.tree);
+        prop_assert_eq!(restored.digest(), leader.tree.digest());
+    }
+}
