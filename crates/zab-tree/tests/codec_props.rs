@@ -28,7 +28,10 @@ proptest! {
     }
 
     #[test]
-    fn a_truncated_or_extended_txn_is_an_error(actions in prop::collection::vec(action_strategy(), 1..20), cut in any::<prop::sample::Index>()) {
+    fn a_truncated_or_extended_txn_is_an_error(
+        actions in prop::collection::vec(action_strategy(), 1..20),
+        cut in any::<prop::sample::Index>(),
+    ) {
         let (_, log) = run_actions(&actions, 2);
         for txn in &log {
             let bytes = txn.encode();
@@ -57,7 +60,10 @@ proptest! {
     }
 
     #[test]
-    fn a_snapshot_with_any_flipped_bit_is_refused(actions in prop::collection::vec(action_strategy(), 0..30), bit in any::<prop::sample::Index>()) {
+    fn a_snapshot_with_any_flipped_bit_is_refused(
+        actions in prop::collection::vec(action_strategy(), 0..30),
+        bit in any::<prop::sample::Index>(),
+    ) {
         let (leader, _) = run_actions(&actions, 2);
         let mut bytes = leader.tree.serialize();
         let i = bit.index(bytes.len() * 8);

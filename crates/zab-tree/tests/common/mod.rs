@@ -187,7 +187,8 @@ fn op_strategy() -> impl Strategy<Value = Request> {
 pub fn action_strategy() -> impl Strategy<Value = Action> {
     prop_oneof![
         8 => (1..4u64, op_strategy()).prop_map(|(s, r)| Action::Write(s, r)),
-        2 => (1..4u64, prop::collection::vec(op_strategy(), 0..4)).prop_map(|(s, ops)| Action::Write(s, Request::Multi(ops))),
+        2 => (1..4u64, prop::collection::vec(op_strategy(), 0..4))
+            .prop_map(|(s, ops)| Action::Write(s, Request::Multi(ops))),
         1 => (1..4u64).prop_map(Action::OpenSession),
         1 => (1..4u64).prop_map(Action::CloseSession),
     ]
