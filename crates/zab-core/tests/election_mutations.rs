@@ -115,6 +115,55 @@ fn zk1732_mutated_a_newcomer_comparing_all_fields_stays_looking() {
     assert!(e.is_looking());
 }
 
+/// A natural history in which an established ensemble's votes differ in round: servers 1 and 3
+/// abandon two rounds while the others are finalizing round 1 on server 2's vote. A finalizing
+/// server discards round-3 messages that carry no better vote and decides in round 1, while
+/// servers that saw round 3 first elect the same leader there; for these seeds the four members
+/// end up split two and two between rounds 1 and 3 (asserted), so no three of them have
+/// identical votes. Returns the network once the ensemble {1, 2, 3, 4} is stable.
+fn ensemble_split_across_rounds(seed: u64) -> Net {
+    let servers: Vec<Server> = (1..=5).map(|i| Server::voter(i, zxid(1, (i * 7 % 5) as u32), 1)).collect();
+    let mut net = Net::new(seed, Faults { drop_percent: 10, delay_ms_min: 1, delay_ms_max: 300 }, &servers);
+    for id in 1..=4 {
+        net.start(id);
+    }
+    net.run_until(120, |_| false);
+    for id in [1, 1, 3, 3] {
+        net.abandon_round(id);
+    }
+    assert_eq!(net.run_until_stable(600_000), Some(ServerId(2)), "seed {seed}");
+    let mut rounds: Vec<u64> =
+        (1..=4).map(|id| net.nodes[&ServerId(id)].election.current_vote().unwrap().round).collect();
+    rounds.sort();
+    assert_eq!(rounds, [1, 1, 3, 3], "seed {seed} no longer splits the members' rounds two and two");
+    net
+}
+
+#[test]
+fn zk1732_correct_a_newcomer_joins_members_that_decided_in_different_rounds() {
+    for seed in [54, 193, 210, 404] {
+        let mut net = ensemble_split_across_rounds(seed);
+        net.start(5);
+        assert_eq!(net.run_until_stable(net.now_ms + 300_000), Some(ServerId(2)), "seed {seed}");
+    }
+}
+
+#[test]
+fn zk1732_mutated_a_newcomer_never_joins_members_that_decided_in_different_rounds() {
+    for seed in [54, 193, 210, 404] {
+        let mut net = ensemble_split_across_rounds(seed);
+        net.set_mutation(Mutation::Zk1732CompareAllFields);
+        net.start(5);
+        let joined = net.run_until(net.now_ms + 300_000, |n| n.role(5) != PeerState::Looking);
+        assert!(!joined, "seed {seed}: the newcomer joined despite the defect");
+        // The ensemble itself stays healthy the whole time: the newcomer is simply locked out.
+        assert_eq!(net.role(2), PeerState::Leading);
+        for id in [1, 3, 4] {
+            assert_eq!((net.role(id), net.leader_of(id)), (PeerState::Following, Some(ServerId(2))));
+        }
+    }
+}
+
 // ---- ZOOKEEPER-1732: updateElectionVote ----------------------------------------------------------
 
 /// Server 1 decided to follow 3 in epoch 1, then synchronized into epoch 2.

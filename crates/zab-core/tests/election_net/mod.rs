@@ -180,6 +180,12 @@ impl Net {
         }
     }
 
+    /// Server `id`'s role ends (or its round is abandoned) without a restart: it begins its next
+    /// round, keeping its logical clock.
+    pub fn abandon_round(&mut self, id: u64) {
+        self.look_again(ServerId(id));
+    }
+
     /// Stops server `id`; messages to it are lost until it is started again.
     pub fn crash(&mut self, id: u64) {
         let node = self.nodes.get_mut(&ServerId(id)).expect("unknown server");
