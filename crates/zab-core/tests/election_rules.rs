@@ -696,3 +696,20 @@ fn a_notification_claiming_to_come_from_myself_is_ignored() {
     });
     assert_eq!(e.proposal(), Some(vote(2, zxid(1, 5), 1)));
 }
+
+#[test]
+fn in_my_round_established_votes_agree_on_the_leader_alone() {
+    // Java records same-round FOLLOWING/LEADING votes without their version, and its vote
+    // comparison then looks at the leader only: members reporting different peer epochs still
+    // count together. (Out of election, the peer epoch must match; see above.)
+    let mut e = looking(4, &[1, 2, 3, 4, 5], 2);
+    assert_eq!(feed(&mut e, 0, note(FOLLOWING, 1, vote(3, zxid(5, 1), 5), 1), LOOKING).1, None);
+    assert_eq!(feed(&mut e, 0, note(FOLLOWING, 2, vote(3, zxid(5, 2), 6), 1), LOOKING).1, None);
+    let outcome = marks::expect("election: decided in round by established votes", || {
+        feed(&mut e, 0, note(LEADING, 3, vote(3, zxid(5, 3), 7), 1), LOOKING).1
+    });
+    assert_eq!(
+        outcome.unwrap(),
+        Outcome { decision: Decision::Follow(sid(3)), vote: vote(3, zxid(5, 3), 7), round: 1 }
+    );
+}

@@ -82,6 +82,15 @@ pub enum Decision {
     Observe(ServerId),
 }
 
+/// The vote a server advertises outside its current round, with the round it was decided in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurrentVote {
+    /// The decided (or start-up) vote; its peer epoch moves with [`Election::update_peer_epoch`].
+    pub vote: Vote,
+    /// The round in which it was decided; 0 for the start-up vote.
+    pub round: u64,
+}
+
 /// Deliberate defects reproducing historical election bugs (reference §5.1), so the simulator
 /// can show that its checkers catch them. They take effect only with the `mutations` feature,
 /// through [`Election::set_mutation`]; without it no branch below ever tests them.
@@ -329,15 +338,6 @@ impl Election {
     }
 }
 
-/// The vote a server advertises outside its current round, with the round it was decided in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CurrentVote {
-    /// The decided (or start-up) vote; its peer epoch moves with [`Election::update_peer_epoch`].
-    pub vote: Vote,
-    /// The round in which it was decided; 0 for the start-up vote.
-    pub round: u64,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// `start_round` has not been called yet.
@@ -423,7 +423,10 @@ impl Election {
     /// this round's votes, or of established members' votes, agrees and the leader is really leading.
     fn handle_established(&mut self, sender: ServerId, ballot: Ballot) -> Option<Outcome> {
         if ballot.round == self.round {
-            self.recvset.insert(sender, ballot);
+            // Java records these in the round's vote set without their protocol version (as 0)
+            // but compares against the notification with its version, so between current-version
+            // servers this check agrees on the leader alone. Reproduced as is.
+            self.recvset.insert(sender, Ballot { version: 0, ..ballot });
             if self.has_quorum(&self.recvset, &ballot) {
                 if self.check_leader(&self.recvset, ballot.vote.leader, ballot.round) {
                     marks::hit("election: decided in round by established votes");
