@@ -58,7 +58,7 @@ fn start(net: &mut Net, alive: &BTreeSet<u64>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// With every message arriving inside the finalize wait, every live server ends up agreeing
     /// on the live voter with the greatest (epoch, zxid, id), decided in the very first round.
