@@ -1,8 +1,9 @@
 //! Votes, notifications, the total order on votes, and the notification byte encoding.
 //!
 //! A notification is what one server tells another on the election port: its state, the vote it
-//! currently proposes, and the election round it is in. Peers' bytes are data: [`Notification::
-//! decode`] checks every field and returns a [`DecodeError`] naming what was wrong; it never panics.
+//! currently proposes, and the election round it is in. Peers' bytes are data:
+//! [`Notification::decode`] checks every field and returns a [`DecodeError`] naming what was
+//! wrong; it never panics.
 //!
 //! Byte layout (all integers big-endian, as the Java servers write them):
 //!
