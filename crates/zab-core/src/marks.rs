@@ -88,7 +88,8 @@ fn watch<T>(name: &'static str, f: impl FnOnce() -> T) -> (T, u64) {
     (value, hits)
 }
 
-#[cfg(test)]
+// Marks record nothing without debug assertions, so their own tests need them.
+#[cfg(all(test, debug_assertions))]
 mod tests {
     use super::*;
 
