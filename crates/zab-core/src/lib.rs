@@ -3,6 +3,7 @@
 pub mod config;
 pub mod election;
 pub mod ids;
+pub mod marks;
 pub mod persist;
 
 pub use ids::{Epoch, ServerId};
