@@ -1,1 +1,0 @@
-//! (module under construction by its owner; replaced in the next commit)
