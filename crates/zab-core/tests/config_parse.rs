@@ -160,7 +160,7 @@ fn the_server_list_wins_over_peer_type_with_a_warning() {
     assert_eq!(loaded.config.settings().peer_type, Some(LearnerType::Observer));
     assert_eq!(
         warnings(&loaded),
-        vec!["zoo.cfg: peerType: says observer but server.2 is a participant; the server list wins"]
+        vec!["zoo.cfg:8: peerType: says observer but server.2 is a participant; the server list wins"]
     );
 }
 
@@ -347,7 +347,7 @@ fn a_client_port_that_contradicts_the_server_line_is_an_error() {
                server.1=zk1:2888:3888;2182\nserver.2=zk2:2888:3888\nserver.3=zk3:2888:3888\n";
     assert_eq!(
         errors(cfg, Some("1")),
-        vec!["zoo.cfg: clientPort: 2181 conflicts with the client port 2182 in server.1"]
+        vec!["zoo.cfg:5: clientPort: 2181 conflicts with the client port 2182 in server.1"]
     );
     assert_eq!(ok(cfg, "2").config.client_port(), Some(2181));
 }

@@ -75,6 +75,12 @@ fn operations_on_missing_files_are_refused_and_change_nothing() {
         disk.apply(&op);
         assert_eq!(disk, before, "{op:?}");
     }
+    let huge = DiskOp::Truncate { file: INITIALIZE_FILE.into(), len: u64::MAX };
+    assert_eq!(
+        disk.try_apply(&huge),
+        Err(DiskOpError::TooLarge { file: INITIALIZE_FILE.into(), len: u64::MAX })
+    );
+    assert_eq!(disk, before);
 }
 
 #[test]

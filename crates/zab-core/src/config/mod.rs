@@ -475,19 +475,27 @@ impl ValidConfig {
 
     /// Whether `id` votes.
     pub fn is_voter(&self, id: ServerId) -> bool {
-        self.voters().contains(&id)
+        if self.standalone {
+            return id == self.my_id;
+        }
+        self.servers.get(&id).is_some_and(|s| s.role == LearnerType::Participant)
     }
 
     /// The smallest number of voters that forms a quorum: a strict majority.
     pub fn quorum_size(&self) -> usize {
-        self.voters().len() / 2 + 1
+        let voters = if self.standalone {
+            1
+        } else {
+            self.servers.values().filter(|s| s.role == LearnerType::Participant).count()
+        };
+        voters / 2 + 1
     }
 
     /// Whether the voters among `ids` form a quorum. Non-voters in `ids` are ignored, as every
-    /// quorum in ZAB counts voters only (reference §1.2).
+    /// quorum in ZAB counts voters only (reference §1.2). Allocates nothing: replicas call it
+    /// for every acknowledgement.
     pub fn is_quorum(&self, ids: &BTreeSet<ServerId>) -> bool {
-        let voters = self.voters();
-        ids.iter().filter(|id| voters.contains(id)).count() >= self.quorum_size()
+        ids.iter().filter(|&&id| self.is_voter(id)).count() >= self.quorum_size()
     }
 
     /// This server's role from the server list (participant in standalone mode).

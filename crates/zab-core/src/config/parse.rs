@@ -14,7 +14,12 @@ pub(crate) const SERVER_FORM: &str =
     "host:quorumPort:electionPort[:participant|:observer][;[clientHost:]clientPort]";
 
 pub(crate) fn parse(zoo_cfg: SourceText<'_>, myid: Option<SourceText<'_>>) -> Result<Loaded, ConfigErrors> {
-    let mut p = Parser { file: zoo_cfg.name.to_string(), errors: Vec::new(), warnings: Vec::new() };
+    let mut p = Parser {
+        file: zoo_cfg.name.to_string(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        key_lines: BTreeMap::new(),
+    };
     let (entries, lex_errors) = properties::lex(zoo_cfg.text);
     for error in lex_errors {
         p.errors.push(ConfigIssue {
@@ -25,6 +30,7 @@ pub(crate) fn parse(zoo_cfg: SourceText<'_>, myid: Option<SourceText<'_>>) -> Re
         });
     }
     let entries = p.last_entry_per_key(entries);
+    p.key_lines = entries.iter().map(|(key, entry)| (key.clone(), entry.line)).collect();
 
     let mut settings = Settings::with_data_dir("");
     let mut servers = BTreeMap::new();
@@ -135,6 +141,8 @@ struct Parser {
     file: String,
     errors: Vec<ConfigIssue>,
     warnings: Vec<ConfigIssue>,
+    /// Canonical key → the line of the entry that counts, for issues found after the entries.
+    key_lines: BTreeMap<String, u32>,
 }
 
 impl Parser {
@@ -430,7 +438,7 @@ impl Parser {
             if peer_type != spec.role {
                 self.warnings.push(ConfigIssue {
                     file: self.file.clone(),
-                    line: None,
+                    line: self.key_lines.get("peerType").copied(),
                     key: Some("peerType".to_string()),
                     message: format!(
                         "says {peer_type} but server.{id} is a {}; the server list wins",
@@ -441,10 +449,15 @@ impl Parser {
         }
         if let (Some(line_client), Some(port)) = (&spec.client, settings.client_port) {
             if line_client.port != port {
-                self.missing(
-                    "clientPort",
-                    &format!("{port} conflicts with the client port {} in server.{id}", line_client.port),
-                );
+                self.errors.push(ConfigIssue {
+                    file: self.file.clone(),
+                    line: self.key_lines.get("clientPort").copied(),
+                    key: Some("clientPort".to_string()),
+                    message: format!(
+                        "{port} conflicts with the client port {} in server.{id}",
+                        line_client.port
+                    ),
+                });
             }
         }
         id

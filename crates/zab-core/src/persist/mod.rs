@@ -65,7 +65,8 @@ pub enum DiskOp {
     /// Append bytes to a file, creating it if missing. A crash before the next `Sync` of the
     /// file may keep any prefix of the bytes.
     Append { file: String, bytes: Vec<u8> },
-    /// Cut a file to `len` bytes (or extend it with zeros, as `ftruncate` does).
+    /// Cut a file to `len` bytes (or extend it with zeros, as `ftruncate` does, up to
+    /// [`MAX_FILE_LEN`]).
     Truncate { file: String, len: u64 },
     /// Replace a file's whole content. Not atomic: a crash before the next `Sync` of the file may
     /// leave any prefix (a torn file). Use [`epoch_file_ops`] for files that must stay whole.
@@ -83,12 +84,21 @@ pub enum DiskOp {
 pub enum DiskOpError {
     /// The operation needs a file that does not exist.
     NotFound { file: String },
+    /// A truncate would grow the file beyond [`MAX_FILE_LEN`].
+    TooLarge { file: String, len: u64 },
 }
+
+/// The largest file a [`DiskImage`] holds (1 GiB): a simulated server never needs more, and a
+/// bad `Truncate` must not exhaust the host's memory.
+pub const MAX_FILE_LEN: u64 = 1 << 30;
 
 impl fmt::Display for DiskOpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DiskOpError::NotFound { file } => write!(f, "{file}: no such file"),
+            DiskOpError::TooLarge { file, len } => {
+                write!(f, "{file}: {len} bytes is more than a simulated file holds ({MAX_FILE_LEN})")
+            }
         }
     }
 }
@@ -130,8 +140,11 @@ impl DiskImage {
             }
             DiskOp::Truncate { file, len } => {
                 let content = self.files.get_mut(file).ok_or_else(|| not_found(file))?;
-                let len = usize::try_from(*len).unwrap_or(usize::MAX);
-                content.resize(len, 0);
+                if *len > MAX_FILE_LEN {
+                    return Err(DiskOpError::TooLarge { file: file.clone(), len: *len });
+                }
+                // In range: MAX_FILE_LEN fits in usize on every supported target.
+                content.resize(*len as usize, 0);
             }
             DiskOp::WriteFile { file, bytes } => {
                 self.files.insert(file.clone(), bytes.clone());
