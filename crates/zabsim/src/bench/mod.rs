@@ -3,6 +3,8 @@
 
 use clap::{Args, ValueEnum};
 
+mod tree;
+
 #[derive(Args)]
 pub struct BenchArgs {
     /// What to measure.
@@ -20,9 +22,6 @@ pub enum BenchWhat {
 
 pub fn run(args: &BenchArgs) -> u8 {
     match args.what {
-        BenchWhat::Tree => {
-            eprintln!("bench tree: not built yet");
-            crate::EXIT_BAD_INPUT
-        }
+        BenchWhat::Tree => tree::run(args.quick),
     }
 }
