@@ -1,7 +1,8 @@
 //! Seeded generators of histories that are linearizable by construction, for tests and
 //! benchmarks.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::history::{History, HistoryBuilder};
 use crate::models::{RegisterOp, Value};
@@ -96,6 +97,11 @@ pub fn register_history<R: Rng>(rng: &mut R, config: RegisterHistoryConfig) -> H
     builder.finish()
 }
 
+/// [`register_history`] drawn from a `ChaCha8Rng` seeded with `seed`.
+pub fn register_history_from_seed(seed: u64, config: RegisterHistoryConfig) -> History<RegisterOp> {
+    register_history(&mut ChaCha8Rng::seed_from_u64(seed), config)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Idle,
@@ -117,16 +123,13 @@ fn apply(register: Value, op: RegisterOp) -> (Value, RegisterOp) {
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
 
     #[test]
     fn the_same_seed_gives_the_same_history_with_the_requested_size() {
         let config = RegisterHistoryConfig { clients: 5, ops: 200, crash_per_mille: 50, values: 5 };
         let a = register_history(&mut ChaCha8Rng::seed_from_u64(7), config);
-        let b = register_history(&mut ChaCha8Rng::seed_from_u64(7), config);
+        let b = register_history_from_seed(7, config);
         assert_eq!(a, b);
         assert_eq!(a.ops.len(), 200);
         let open = a.ops.iter().filter(|o| o.return_at.is_none()).count();

@@ -152,51 +152,50 @@ impl<S: Hash + Eq> Interner<S> {
     }
 }
 
-/// Cache of model steps: (operation, state) → the interned next states, so each step is computed
-/// once however many configurations reach it.
+/// Cache of model steps: (operation, state) → the interned next states.
+///
+/// Direct-mapped and lossy: a new pair evicts whatever shared its slot. Models with few states
+/// (registers, locks) see nearly every step answered from here; models whose states rarely
+/// repeat (kv values that grow by appends) pay one probe per step instead of a growing table.
+/// Successor lists live in an append-only arena, so indices handed out stay valid even after
+/// their slot is evicted (the search keeps them to try the remaining successors later).
 pub(crate) struct Transitions {
     /// Key `(op << 32) | state`, or `u64::MAX` when empty.
     keys: Vec<u64>,
     /// `(start << 32) | len` into `next`.
     values: Vec<u64>,
-    len: usize,
     next: Vec<u32>,
 }
 
+/// Most slots in the transition cache (a power of two): 1 MiB of keys and values.
+const TRANSITION_SLOTS_MAX: usize = 1 << 16;
+
 impl Transitions {
-    pub(crate) fn new() -> Self {
-        Transitions { keys: vec![u64::MAX; 256], values: vec![0; 256], len: 0, next: Vec::new() }
+    /// A cache sized for a part of `ops` operations: small parts keep it in the fastest caches.
+    pub(crate) fn for_ops(ops: usize) -> Self {
+        let slots = (ops.saturating_mul(16)).next_power_of_two().clamp(256, TRANSITION_SLOTS_MAX);
+        Transitions { keys: vec![u64::MAX; slots], values: vec![0; slots], next: Vec::new() }
     }
 
     /// The cached successors as `(start, len)` into [`Transitions::successor`], if known.
     #[inline]
     pub(crate) fn lookup(&self, op: u32, state: u32) -> Option<(u32, u32)> {
         let key = (u64::from(op) << 32) | u64::from(state);
-        let mask = self.keys.len() - 1;
-        let mut i = (mix64(key) as usize) & mask;
-        loop {
-            let k = self.keys[i];
-            if k == key {
-                let v = self.values[i];
-                return Some(((v >> 32) as u32, v as u32));
-            }
-            if k == u64::MAX {
-                return None;
-            }
-            i = (i + 1) & mask;
+        let i = (mix64(key) as usize) & (self.keys.len() - 1);
+        if self.keys[i] == key {
+            let v = self.values[i];
+            return Some(((v >> 32) as u32, v as u32));
         }
+        None
     }
 
     pub(crate) fn store(&mut self, op: u32, state: u32, successors: &[u32]) -> (u32, u32) {
-        if (self.len + 1) * 2 > self.keys.len() {
-            self.grow();
-        }
         let start = self.next.len() as u32;
         self.next.extend_from_slice(successors);
-        let value = (u64::from(start) << 32) | successors.len() as u64;
         let key = (u64::from(op) << 32) | u64::from(state);
-        self.put(key, value);
-        self.len += 1;
+        let i = (mix64(key) as usize) & (self.keys.len() - 1);
+        self.keys[i] = key;
+        self.values[i] = (u64::from(start) << 32) | successors.len() as u64;
         (start, successors.len() as u32)
     }
 
@@ -207,27 +206,6 @@ impl Transitions {
 
     pub(crate) fn bytes(&self) -> usize {
         self.keys.capacity() * 8 + self.values.capacity() * 8 + self.next.capacity() * 4
-    }
-
-    fn put(&mut self, key: u64, value: u64) {
-        let mask = self.keys.len() - 1;
-        let mut i = (mix64(key) as usize) & mask;
-        while self.keys[i] != u64::MAX {
-            i = (i + 1) & mask;
-        }
-        self.keys[i] = key;
-        self.values[i] = value;
-    }
-
-    fn grow(&mut self) {
-        let size = self.keys.len() * 2;
-        let keys = std::mem::replace(&mut self.keys, vec![u64::MAX; size]);
-        let values = std::mem::replace(&mut self.values, vec![0; size]);
-        for (k, v) in keys.into_iter().zip(values) {
-            if k != u64::MAX {
-                self.put(k, v);
-            }
-        }
     }
 }
 
@@ -265,8 +243,9 @@ mod tests {
     }
 
     #[test]
-    fn transitions_remember_every_successor_list() {
-        let mut t = Transitions::new();
+    fn transitions_answer_recent_steps_and_keep_evicted_successor_lists_readable() {
+        let mut t = Transitions::for_ops(1000);
+        let kept = t.store(42, 0, &[42, 43]);
         for op in 0..300u32 {
             t.store(op, op % 7, &[op, op + 1]);
         }
@@ -275,5 +254,10 @@ mod tests {
         assert_eq!((t.successor(start), t.successor(start + 1), len), (42, 43, 2));
         assert_eq!(t.lookup(5, 9).map(|(_, len)| len), Some(0));
         assert_eq!(t.lookup(42, 1), None);
+        // However many pairs evict it, a list handed out earlier stays intact.
+        for op in 0..(4 * TRANSITION_SLOTS_MAX as u32) {
+            t.store(op, 1, &[op]);
+        }
+        assert_eq!((t.successor(kept.0), t.successor(kept.0 + 1)), (42, 43));
     }
 }

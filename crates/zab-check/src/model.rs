@@ -9,7 +9,7 @@ use std::hash::Hash;
 /// success); fields the history could not observe are `None` and constrain nothing.
 pub trait Model {
     /// One operation with its observed result.
-    type Op: Clone + Debug;
+    type Op: Clone + Debug + PartialEq;
     /// A model state. Cheap states (small integers, short strings) make the search fast: every
     /// distinct state is stored once and referred to by a small integer.
     type State: Clone + Eq + Hash + Debug;
@@ -21,6 +21,22 @@ pub trait Model {
     /// observed result. Pushing nothing means `op` is illegal in `state`; pushing several means
     /// the step is nondeterministic and the search tries each.
     fn step(&self, state: &Self::State, op: &Self::Op, next: &mut Vec<Self::State>);
+
+    /// True if `op` is legal in every state and changes none (a read whose result is unknown).
+    /// Such operations constrain nothing and are left out of the search.
+    fn is_noop(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
+
+    /// True if no legal step of `op` ever changes the state (a read, a cas known to have
+    /// failed). The search then takes such an operation as soon as it is legal, without trying
+    /// other orders first: a large saving on read-heavy histories. Claiming this for an
+    /// operation that can change the state gives wrong verdicts.
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
 
     /// Splits a history into independent parts (P-compositionality): the whole history is
     /// linearizable iff every part is. Each part lists operation indices in history order.

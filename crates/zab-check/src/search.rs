@@ -66,7 +66,7 @@ pub struct Counterexample {
     /// none of them can take effect next without dead-ending, `op` included.
     pub pending: Vec<usize>,
     /// The operations of the independent part that failed (all of them for a model that does
-    /// not partition).
+    /// not partition), less those that constrain nothing ([`Model::is_noop`]).
     pub part: Vec<usize>,
 }
 
@@ -119,7 +119,8 @@ pub fn check_with_budget<M: Model>(
         parts: parts.len(),
     };
     let mut unknown = None;
-    for part in parts {
+    for mut part in parts {
+        part.retain(|&i| !model.is_noop(&history.ops[i].op));
         if part.is_empty() {
             continue;
         }
@@ -169,20 +170,42 @@ struct Frame {
     /// Next untried successor of (`op`, `prev_state`), for nondeterministic steps.
     alt_next: u32,
     alt_end: u32,
+    /// For an open operation: the return node that bounded the candidates when it was taken.
+    cut: u32,
+    /// Taken as a neutral operation (see `run`): on backtracking, its configuration is dead.
+    neutral: bool,
 }
 
-/// One part's search. Operations are numbered 0..n within the part, events are nodes 1..=e of a
-/// circular doubly linked list whose node 0 is the head.
+/// No operation (in `twin`).
+const NONE: u32 = u32::MAX;
+
+/// One part's search. Operations are numbered 0..n within the part (in invocation order).
+///
+/// Events live in two circular doubly linked lists over one node space: list A (head node 0)
+/// holds the calls and returns of completed operations in real-time order; list B (head node
+/// `b_head`) holds the calls of open operations. The candidates to take effect next are the
+/// calls in A before A's first return, then the calls in B invoked no later than that return.
+/// Completed operations are tried first: open ones rarely need to take effect, and trying them
+/// last finds linearizations of correct histories much sooner (the set of configurations, and
+/// so the verdict, does not depend on the order).
 struct Search<'a, M: Model> {
     model: &'a M,
     ops: Vec<&'a M::Op>,
     /// For each node: `op << 1 | is_return`.
     node_code: Vec<u32>,
+    node_at: Vec<u64>,
     next: Vec<u32>,
     prev: Vec<u32>,
+    b_head: u32,
     call_node: Vec<u32>,
     /// 0 for an operation that never completed.
     return_node: Vec<u32>,
+    /// For an open operation: the latest earlier open operation equal to it, or `NONE`. Equal
+    /// open operations are interchangeable, so the later one may only take effect after the
+    /// earlier one did (a symmetry reduction that keeps every verdict).
+    twin: Vec<u32>,
+    /// [`Model::is_read_only`] per operation.
+    read_only: Vec<bool>,
     op_key: Vec<u64>,
     completed: usize,
     interner: Interner<M::State>,
@@ -201,46 +224,72 @@ struct Search<'a, M: Model> {
 impl<'a, M: Model> Search<'a, M> {
     fn new(model: &'a M, history: &'a History<M::Op>, part: &[usize]) -> Self {
         let n = part.len();
-        let mut events: Vec<(u64, u32, u32)> = Vec::with_capacity(2 * n);
+        let ops: Vec<&M::Op> = part.iter().map(|&i| &history.ops[i].op).collect();
+        // (position, is_return, op): calls sort before returns at the same position, so equal
+        // positions count as concurrent, the permissive reading.
+        let mut completed_events: Vec<(u64, u32, u32)> = Vec::with_capacity(2 * n);
+        let mut open_events: Vec<(u64, u32, u32)> = Vec::new();
         for (i, &index) in part.iter().enumerate() {
             let op = &history.ops[index];
-            // Calls sort before returns at the same position: equal positions count as
-            // concurrent, the permissive reading.
-            events.push((op.call_at, 0, i as u32));
-            if let Some(at) = op.return_at {
-                events.push((at, 1, i as u32));
+            match op.return_at {
+                Some(at) => {
+                    completed_events.push((op.call_at, 0, i as u32));
+                    completed_events.push((at, 1, i as u32));
+                }
+                None => open_events.push((op.call_at, 0, i as u32)),
             }
         }
-        events.sort_unstable();
-        let e = events.len();
-        let mut node_code = vec![0u32; e + 1];
+        completed_events.sort_unstable();
+        open_events.sort_unstable();
+        let b_head = completed_events.len() as u32 + 1;
+        let nodes = b_head as usize + 1 + open_events.len();
+        let mut node_code = vec![0u32; nodes];
+        let mut node_at = vec![0u64; nodes];
+        let mut next = vec![0u32; nodes];
+        let mut prev = vec![0u32; nodes];
         let mut call_node = vec![0u32; n];
         let mut return_node = vec![0u32; n];
-        for (k, &(_, is_return, op)) in events.iter().enumerate() {
-            let node = k as u32 + 1;
-            node_code[node as usize] = (op << 1) | is_return;
-            if is_return == 1 {
-                return_node[op as usize] = node;
-            } else {
-                call_node[op as usize] = node;
+        for (head, events) in [(0u32, &completed_events), (b_head, &open_events)] {
+            let last = head + events.len() as u32;
+            for (k, &(at, is_return, op)) in events.iter().enumerate() {
+                let node = head + 1 + k as u32;
+                node_code[node as usize] = (op << 1) | is_return;
+                node_at[node as usize] = at;
+                if is_return == 1 {
+                    return_node[op as usize] = node;
+                } else {
+                    call_node[op as usize] = node;
+                }
+            }
+            for node in head..=last {
+                next[node as usize] = if node == last { head } else { node + 1 };
+                prev[node as usize] = if node == head { last } else { node - 1 };
             }
         }
-        let next: Vec<u32> = (0..=e as u32).map(|i| if i as usize == e { 0 } else { i + 1 }).collect();
-        let prev: Vec<u32> = (0..=e as u32).map(|i| if i == 0 { e as u32 } else { i - 1 }).collect();
+        let mut twin = vec![NONE; n];
+        let open: Vec<u32> = open_events.iter().map(|&(_, _, op)| op).collect();
+        for (k, &j) in open.iter().enumerate() {
+            if let Some(&i) = open[..k].iter().rev().find(|&&i| ops[i as usize] == ops[j as usize]) {
+                twin[j as usize] = i;
+            }
+        }
         let op_key = (0..n as u64).map(|i| mix64(i ^ 0x6a09_e667_f3bc_c908)).collect();
-        let completed = return_node.iter().filter(|&&r| r != 0).count();
         Search {
             model,
-            ops: part.iter().map(|&i| &history.ops[i].op).collect(),
+            read_only: ops.iter().map(|op| model.is_read_only(op)).collect(),
+            ops,
             node_code,
+            node_at,
             next,
             prev,
+            b_head,
             call_node,
             return_node,
+            twin,
             op_key,
-            completed,
+            completed: completed_events.len() / 2,
             interner: Interner::new(),
-            transitions: Transitions::new(),
+            transitions: Transitions::for_ops(n),
             memo: Memo::new(n.div_ceil(64)),
             scratch_states: Vec::new(),
             scratch_ids: Vec::new(),
@@ -259,7 +308,10 @@ impl<'a, M: Model> Search<'a, M> {
         let mut state = self.interner.intern(self.model.init());
         let mut frames: Vec<Frame> = Vec::new();
         let mut done = 0usize;
+        // The walk: `cur` in list A, or in list B (`in_open`) bounded by the return node `cut`.
         let mut cur = self.next[0];
+        let mut in_open = false;
+        let mut cut = 0u32;
         let step_limit = budget.max_steps.map_or(u64::MAX, |max| max.saturating_sub(steps_before));
         loop {
             if done == self.completed {
@@ -274,60 +326,119 @@ impl<'a, M: Model> Search<'a, M> {
                     return PartOutcome::Unknown(why);
                 }
             }
-            // Some completed operation is not linearized yet, so its return node is still in
-            // the list ahead of the end.
-            debug_assert_ne!(cur, 0, "the list ended before every completed operation was linearized");
-            let code = self.node_code[cur as usize];
-            let op = code >> 1;
-            if code & 1 == 0 {
+            if !in_open {
+                // Some completed operation is not linearized yet, so its return node is still
+                // in list A ahead of the end.
+                debug_assert_ne!(cur, 0, "list A ended before every completed operation was linearized");
+                let code = self.node_code[cur as usize];
+                if code & 1 == 1 {
+                    cut = cur;
+                    in_open = true;
+                    cur = self.next[self.b_head as usize];
+                    continue;
+                }
+                let op = code >> 1;
                 let (start, len) = self.successors(op, state);
+                // A read-only operation that is legal here can go first in any linearization of
+                // the rest (it is legal wherever it went, and changes nothing there), so nothing
+                // else needs to be tried here: it is taken without a choice point, and if that
+                // configuration was already explored, this one is dead too.
+                let neutral = self.read_only[op as usize] && len == 1;
+                debug_assert!(
+                    !neutral || self.transitions.successor(start) == state,
+                    "read-only op changed state"
+                );
+                let alts = start..start + len;
                 if self.try_linearize(
                     op,
-                    start,
-                    start + len,
+                    alts,
+                    0,
+                    neutral,
                     &mut state,
                     &mut bits,
                     &mut bits_hash,
                     &mut frames,
                 ) {
-                    if self.return_node[op as usize] != 0 {
+                    done += 1;
+                    cur = self.next[0];
+                    continue;
+                }
+                if !neutral {
+                    cur = self.next[cur as usize];
+                    continue;
+                }
+            } else if cur != self.b_head && self.node_at[cur as usize] <= self.node_at[cut as usize] {
+                let op = self.node_code[cur as usize] >> 1;
+                let twin = self.twin[op as usize];
+                if twin == NONE || bits[(twin >> 6) as usize] & (1u64 << (twin & 63)) != 0 {
+                    let (start, len) = self.successors(op, state);
+                    // An open operation that would leave the state as it is can as well never
+                    // take effect.
+                    let neutral = len == 1 && self.transitions.successor(start) == state;
+                    let alts = start..start + len;
+                    if !neutral
+                        && self.try_linearize(
+                            op,
+                            alts,
+                            cut,
+                            false,
+                            &mut state,
+                            &mut bits,
+                            &mut bits_hash,
+                            &mut frames,
+                        )
+                    {
+                        in_open = false;
+                        cur = self.next[0];
+                        continue;
+                    }
+                }
+                cur = self.next[cur as usize];
+                continue;
+            } else {
+                // No candidate is left before the completion at `cut`: every order of what
+                // precedes it has been tried from this configuration.
+                self.note_stuck(cut, &frames);
+            }
+            // Backtrack: undo frames until one has an untried successor or candidate.
+            loop {
+                let Some(frame) = frames.pop() else {
+                    return PartOutcome::NotLinearizable;
+                };
+                let undone = frame.op;
+                let was_completed = self.return_node[undone as usize] != 0;
+                bits[(undone >> 6) as usize] &= !(1u64 << (undone & 63));
+                bits_hash ^= self.op_key[undone as usize];
+                state = frame.prev_state;
+                self.unlift(undone);
+                if was_completed {
+                    done -= 1;
+                }
+                if frame.neutral {
+                    continue;
+                }
+                let alts = frame.alt_next..frame.alt_end;
+                if self.try_linearize(
+                    undone,
+                    alts,
+                    frame.cut,
+                    false,
+                    &mut state,
+                    &mut bits,
+                    &mut bits_hash,
+                    &mut frames,
+                ) {
+                    if was_completed {
                         done += 1;
                     }
+                    in_open = false;
                     cur = self.next[0];
                 } else {
-                    cur = self.next[cur as usize];
+                    in_open = !was_completed;
+                    cut = frame.cut;
+                    cur = self.next[self.call_node[undone as usize] as usize];
                 }
-                continue;
-            }
-            // A completion of an operation not linearized yet: every order of what precedes it
-            // has been tried from here, so backtrack.
-            self.note_stuck(cur, &frames);
-            let Some(frame) = frames.pop() else {
-                return PartOutcome::NotLinearizable;
-            };
-            let undone = frame.op;
-            bits[(undone >> 6) as usize] &= !(1u64 << (undone & 63));
-            bits_hash ^= self.op_key[undone as usize];
-            state = frame.prev_state;
-            self.unlift(undone);
-            if self.return_node[undone as usize] != 0 {
-                done -= 1;
-            }
-            if self.try_linearize(
-                undone,
-                frame.alt_next,
-                frame.alt_end,
-                &mut state,
-                &mut bits,
-                &mut bits_hash,
-                &mut frames,
-            ) {
-                if self.return_node[undone as usize] != 0 {
-                    done += 1;
-                }
-                cur = self.next[0];
-            } else {
-                cur = self.next[self.call_node[undone as usize] as usize];
+                break;
             }
         }
     }
@@ -336,32 +447,34 @@ impl<'a, M: Model> Search<'a, M> {
         self.ops.len().div_ceil(64)
     }
 
-    /// Tries successors `from..end` of `op` in the current state; on the first configuration
-    /// not seen before, takes it (pushes a frame, lifts `op` out of the list) and returns true.
+    /// Tries successors `alts` of `op` in the current state; on the first configuration not
+    /// seen before, takes it (pushes a frame, lifts `op` out of its list) and returns true.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn try_linearize(
         &mut self,
         op: u32,
-        from: u32,
-        end: u32,
+        alts: std::ops::Range<u32>,
+        cut: u32,
+        neutral: bool,
         state: &mut u32,
         bits: &mut [u64],
         bits_hash: &mut u64,
         frames: &mut Vec<Frame>,
     ) -> bool {
-        if from == end {
+        if alts.is_empty() {
             return false;
         }
+        let end = alts.end;
         let word = (op >> 6) as usize;
         let bit = 1u64 << (op & 63);
         bits[word] |= bit;
         let hash = *bits_hash ^ self.op_key[op as usize];
-        for alt in from..end {
+        for alt in alts {
             let next_state = self.transitions.successor(alt);
             let key = hash ^ mix64(u64::from(next_state) | STATE_SALT);
             if self.memo.insert(key, next_state, bits) {
-                frames.push(Frame { op, prev_state: *state, alt_next: alt + 1, alt_end: end });
+                frames.push(Frame { op, prev_state: *state, alt_next: alt + 1, alt_end: end, cut, neutral });
                 *state = next_state;
                 *bits_hash = hash;
                 self.lift(op);
@@ -408,19 +521,24 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    fn note_stuck(&mut self, node: u32, frames: &[Frame]) {
-        if node <= self.deepest {
+    fn note_stuck(&mut self, cut: u32, frames: &[Frame]) {
+        if cut <= self.deepest {
             return;
         }
-        self.deepest = node;
+        self.deepest = cut;
         self.deepest_prefix = frames.iter().map(|f| f.op).collect();
         self.deepest_pending.clear();
         let mut cur = self.next[0];
-        while cur != node {
+        while cur != cut {
             let code = self.node_code[cur as usize];
             if code & 1 == 0 {
                 self.deepest_pending.push(code >> 1);
             }
+            cur = self.next[cur as usize];
+        }
+        let mut cur = self.next[self.b_head as usize];
+        while cur != self.b_head && self.node_at[cur as usize] <= self.node_at[cut as usize] {
+            self.deepest_pending.push(self.node_code[cur as usize] >> 1);
             cur = self.next[cur as usize];
         }
     }
@@ -429,7 +547,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.memo.bytes_after_growth()
             + self.interner.bytes()
             + self.transitions.bytes()
-            + (self.node_code.len() * 3 + self.call_node.len() * 2) * 4
+            + (self.node_code.len() * 5 + self.call_node.len() * 3) * 4
             + self.op_key.len() * 8
     }
 

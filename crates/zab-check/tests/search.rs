@@ -51,6 +51,40 @@ fn a_crashed_write_may_take_effect_later_or_never_but_not_before_its_invocation(
 }
 
 #[test]
+fn equal_crashed_writes_may_each_take_effect_at_different_points() {
+    let ops = |second: i64| {
+        vec![
+            op(0, write(1), 0, None),
+            op(1, write(second), 1, None),
+            op(2, write(2), 2, Some(3)),
+            op(3, read(Some(1)), 4, Some(5)),
+            op(2, write(3), 6, Some(7)),
+            op(3, read(Some(1)), 8, Some(9)),
+        ]
+    };
+    // Both writes of 1 are needed: one before each read of 1.
+    assert!(linearizable(&NIL, ops(1)));
+    assert!(!linearizable(&NIL, ops(4)));
+}
+
+#[test]
+fn a_write_of_the_current_value_is_still_a_write_and_may_be_needed_later() {
+    // Only order: write 1, cas 1->0, read 0, write 1 (the second), cas 1->2. A search that
+    // treated the second write as a read (it leaves the state 1 unchanged when taken early)
+    // would take it at once and miss this order.
+    let cas =
+        |from, to| RegisterOp::Cas { from: Value::Int(from), to: Value::Int(to), succeeded: Some(true) };
+    let ops = vec![
+        op(1, write(1), 0, Some(2)),
+        op(0, write(1), 3, Some(13)),
+        op(1, read(Some(0)), 4, Some(14)),
+        op(2, cas(1, 0), 5, Some(9)),
+        op(2, cas(1, 2), 10, Some(12)),
+    ];
+    assert!(linearizable(&NIL, ops));
+}
+
+#[test]
 fn a_crashed_write_once_observed_cannot_be_undone() {
     let ops = vec![op(0, write(1), 0, None), op(1, read(Some(1)), 1, Some(2)), op(2, read(None), 3, Some(4))];
     assert!(!linearizable(&NIL, ops));
@@ -194,7 +228,7 @@ fn register_op() -> impl Strategy<Value = RegisterOp> {
 }
 
 fn history<Op: std::fmt::Debug + Clone>(op: impl Strategy<Value = Op>) -> impl Strategy<Value = History<Op>> {
-    proptest::collection::vec((op, 0u64..12, 0u64..6, proptest::bool::weighted(0.2)), 0..7).prop_map(|ops| {
+    proptest::collection::vec((op, 0u64..12, 0u64..6, proptest::bool::weighted(0.2)), 0..8).prop_map(|ops| {
         let mut ops: Vec<Operation<Op>> = ops
             .into_iter()
             .enumerate()
@@ -234,8 +268,13 @@ proptest! {
     }
 
     #[test]
-    fn generated_histories_are_linearizable(seed in any::<u64>(), clients in 1usize..8, crash in 0u32..300) {
-        let config = RegisterHistoryConfig { clients, ops: 60, crash_per_mille: crash, values: 3 };
+    fn generated_histories_are_linearizable(
+        seed in any::<u64>(),
+        clients in 1usize..8,
+        ops in 1usize..60,
+        crash in 0u32..300,
+    ) {
+        let config = RegisterHistoryConfig { clients, ops, crash_per_mille: crash, values: 3 };
         let h = register_history(&mut ChaCha8Rng::seed_from_u64(seed), config);
         prop_assert_eq!(check(&NIL, &h).verdict, Verdict::Linearizable);
     }

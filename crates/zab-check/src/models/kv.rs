@@ -54,7 +54,9 @@ impl fmt::Display for KvOp {
 
 /// A map from string keys to string values in which every key starts as `""`.
 ///
-/// The state holds only non-empty values, so "absent" and `""` are the same state.
+/// The state is a list of (key, value) sorted by key that holds only non-empty values, so
+/// "absent" and `""` are the same state. Checked one key at a time it has at most one entry,
+/// which keeps steps cheap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Kv {
     /// Check the whole history at once instead of one key at a time (slower; same verdict).
@@ -63,37 +65,48 @@ pub struct Kv {
 
 impl Model for Kv {
     type Op = KvOp;
-    type State = BTreeMap<String, String>;
+    type State = Vec<(String, String)>;
 
     fn init(&self) -> Self::State {
-        BTreeMap::new()
+        Vec::new()
+    }
+
+    fn is_noop(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get { value: None, .. })
+    }
+
+    fn is_read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get { .. })
     }
 
     fn step(&self, state: &Self::State, op: &KvOp, next: &mut Vec<Self::State>) {
-        match op {
-            KvOp::Get { key, value } => {
-                let current = state.get(key).map_or("", String::as_str);
+        let slot = state.binary_search_by(|(k, _)| k.as_str().cmp(op.key()));
+        let current = slot.map_or("", |i| state[i].1.as_str());
+        let new_value = match op {
+            KvOp::Get { value, .. } => {
                 if value.as_deref().is_none_or(|v| v == current) {
                     next.push(state.clone());
                 }
+                return;
             }
-            KvOp::Put { key, value } => {
-                let mut s = state.clone();
-                if value.is_empty() {
-                    s.remove(key);
-                } else {
-                    s.insert(key.clone(), value.clone());
-                }
-                next.push(s);
+            KvOp::Put { value, .. } => value.clone(),
+            KvOp::Append { value, .. } => {
+                let mut joined = String::with_capacity(current.len() + value.len());
+                joined.push_str(current);
+                joined.push_str(value);
+                joined
             }
-            KvOp::Append { key, value } => {
-                let mut s = state.clone();
-                if !value.is_empty() {
-                    s.entry(key.clone()).or_default().push_str(value);
-                }
-                next.push(s);
+        };
+        let mut s = state.clone();
+        match (slot, new_value.is_empty()) {
+            (Ok(i), true) => {
+                s.remove(i);
             }
+            (Ok(i), false) => s[i].1 = new_value,
+            (Err(_), true) => {}
+            (Err(i), false) => s.insert(i, (op.key().to_string(), new_value)),
         }
+        next.push(s);
     }
 
     fn partition(&self, ops: &[KvOp]) -> Option<Vec<Vec<usize>>> {
@@ -116,7 +129,7 @@ mod tests {
         KvOp::Get { key: key.into(), value: Some(value.into()) }
     }
 
-    fn run(ops: &[KvOp]) -> Option<BTreeMap<String, String>> {
+    fn run(ops: &[KvOp]) -> Option<Vec<(String, String)>> {
         let mut state = Kv::default().init();
         for op in ops {
             let mut next = Vec::new();
@@ -136,7 +149,9 @@ mod tests {
     #[test]
     fn putting_the_empty_string_is_the_same_state_as_never_writing() {
         let put = |v: &str| KvOp::Put { key: "k".into(), value: v.into() };
-        assert_eq!(run(&[put("x"), put("")]), Some(BTreeMap::new()));
+        assert_eq!(run(&[put("x"), put("")]), Some(Vec::new()));
+        let other = KvOp::Put { key: "a".into(), value: "y".into() };
+        assert_eq!(run(&[put("x"), other]), Some(vec![("a".into(), "y".into()), ("k".into(), "x".into())]));
     }
 
     #[test]

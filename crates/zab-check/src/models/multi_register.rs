@@ -62,6 +62,14 @@ impl Model for MultiRegister {
         self.initial.clone()
     }
 
+    fn is_noop(&self, op: &MultiRegisterOp) -> bool {
+        op.micros.iter().all(|m| matches!(*m, Micro::Read { key, value: None } if key < self.initial.len()))
+    }
+
+    fn is_read_only(&self, op: &MultiRegisterOp) -> bool {
+        op.micros.iter().all(|m| matches!(m, Micro::Read { .. }))
+    }
+
     fn step(&self, state: &Vec<i64>, op: &MultiRegisterOp, next: &mut Vec<Vec<i64>>) {
         let mut s = state.clone();
         for micro in &op.micros {

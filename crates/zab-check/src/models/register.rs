@@ -88,6 +88,14 @@ impl Model for Register {
         self.initial
     }
 
+    fn is_noop(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read { value: None })
+    }
+
+    fn is_read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read { .. } | RegisterOp::Cas { succeeded: Some(false), .. })
+    }
+
     fn step(&self, state: &Value, op: &RegisterOp, next: &mut Vec<Value>) {
         match *op {
             RegisterOp::Read { value } => {
