@@ -197,6 +197,9 @@ impl Election {
         self.broadcast(out);
         self.record_my_vote();
         self.check_round_quorum(now_ms);
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
     }
 
     /// Handles one notification that arrived from `from` (the connection's peer, which is what
@@ -205,6 +208,71 @@ impl Election {
     /// that need my vote: non-voters, LOOKING peers when I am not LOOKING, and LOOKING peers in an
     /// older round.
     pub fn on_notification(
+        &mut self,
+        now_ms: u64,
+        from: ServerId,
+        n: Notification,
+        my_state: PeerState,
+        out: &mut Vec<ElectionSend>,
+    ) -> Option<Outcome> {
+        let outcome = self.receive(now_ms, from, n, my_state, out);
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+        outcome
+    }
+
+    /// Panics, naming this server, its round and phase, if the engine's state is inconsistent.
+    /// Runs after every input in builds with debug assertions; hosts may call it too.
+    pub fn check_invariants(&self) {
+        let context = || format!("election on {} in round {} ({:?})", self.me, self.round, self.phase);
+        if let Some(proposal) = self.proposal {
+            assert!(
+                self.voters.contains(&proposal.leader),
+                "{}: proposes non-voter {}",
+                context(),
+                proposal.leader
+            );
+        }
+        assert!(self.is_voter || self.initial.is_none(), "{}: a non-voter proposes itself", context());
+        if let Phase::Finalizing { .. } = self.phase {
+            assert!(self.proposal.is_some(), "{}: finalizing without a proposal", context());
+        }
+        for (sid, ballot) in self.recvset.iter().chain(&self.out_of_election) {
+            assert!(self.voters.contains(sid), "{}: recorded a vote from non-voter {sid}", context());
+            assert!(
+                self.voters.contains(&ballot.vote.leader),
+                "{}: recorded a vote for a non-voter",
+                context()
+            );
+        }
+        assert!(
+            self.is_voter || !self.recvset.contains_key(&self.me),
+            "{}: a non-voter counted its own vote",
+            context()
+        );
+        assert!(
+            self.my_db_initialized || !self.recvset.contains_key(&self.me),
+            "{}: an uninitialized database counted its own vote",
+            context()
+        );
+        if self.phase != Phase::NotStarted {
+            assert!(
+                self.current.is_some() && self.round > 0,
+                "{}: running without a current vote",
+                context()
+            );
+        }
+        assert!(
+            (MIN_NOTIFICATION_INTERVAL_MS..=MAX_NOTIFICATION_INTERVAL_MS)
+                .contains(&self.notification_interval_ms),
+            "{}: notification interval {} ms out of range",
+            context(),
+            self.notification_interval_ms
+        );
+    }
+
+    fn receive(
         &mut self,
         now_ms: u64,
         from: ServerId,
@@ -267,6 +335,14 @@ impl Election {
     /// reconnects to everyone; connections belong to the host here, so the engine always
     /// retransmits and the host sends over whatever connections it has (or opens them).
     pub fn on_timeout(&mut self, now_ms: u64, out: &mut Vec<ElectionSend>) -> Option<Outcome> {
+        let outcome = self.expire(now_ms, out);
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+        outcome
+    }
+
+    fn expire(&mut self, now_ms: u64, out: &mut Vec<ElectionSend>) -> Option<Outcome> {
         match self.phase {
             Phase::Polling { deadline_ms } if now_ms >= deadline_ms => {
                 marks::hit("election: notification timeout retransmits");
