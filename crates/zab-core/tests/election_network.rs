@@ -37,7 +37,8 @@ fn arb_ensemble(voters: usize, observers: usize) -> impl Strategy<Value = Vec<Se
     )
 }
 
-/// Ids of the voters left alive: all but the first `dead` of a seeded shuffle, never breaking quorum.
+/// Ids of the servers left alive: all but `dead` voters (picked by a seeded rotation), never so
+/// many that the live voters lose their quorum.
 fn survivors(servers: &[Server], dead_seed: u64, dead: usize) -> BTreeSet<u64> {
     let voters: Vec<u64> = servers.iter().filter(|s| !s.observer).map(|s| s.id).collect();
     let max_dead = (voters.len() - 1) / 2;
@@ -83,11 +84,18 @@ proptest! {
         delay_ms_max in 1u64..600,
         dead_seed in any::<u64>(),
         dead in 0usize..3,
+        start_offsets_ms in proptest::collection::vec(0u64..3_000, 7),
     ) {
         let alive = survivors(&servers, dead_seed, dead);
         let faults = Faults { drop_percent, delay_ms_min: 1, delay_ms_max };
         let mut net = Net::new(seed, faults, &servers);
-        start(&mut net, &alive);
+        // Servers boot at different times, up to 3 s apart.
+        let mut boots: Vec<(u64, u64)> = alive.iter().zip(&start_offsets_ms).map(|(&id, &at)| (at, id)).collect();
+        boots.sort();
+        for (at, id) in boots {
+            net.run_until(at, |_| false);
+            net.start(id);
+        }
         let leader = net.run_until_stable(600_000);
         prop_assert!(leader.is_some(), "no stable leader after 600 s (seed {seed})");
         let leader = leader.unwrap();
