@@ -3,6 +3,9 @@
 use zab_trace::{parse_trace, CloseReason, Event, Header, Outcome, Phase, Record, Role, TraceWriter};
 use zab_tree::{ErrorCode, Request};
 
+const HEADER: &str =
+    "{\"format\":\"zabsim-trace\",\"version\":1,\"seed\":1,\"profile\":\"p\",\"commit\":\"c\",\"plan\":null}";
+
 fn sample_events() -> Vec<Event> {
     vec![
         Event::Role {
@@ -73,7 +76,7 @@ fn a_wrong_format_or_version_is_refused() {
 
 #[test]
 fn a_malformed_record_names_its_line_and_what_was_expected() {
-    let header = "{\"format\":\"zabsim-trace\",\"version\":1,\"seed\":1,\"profile\":\"p\",\"commit\":\"c\",\"plan\":null}";
+    let header = HEADER;
     let text =
         format!("{header}\n{{\"i\":0,\"t\":5,\"ev\":\"Heal\"}}\n{{\"i\":1,\"t\":6,\"ev\":\"Crash\"}}\n");
     let err = parse_trace(&text, "bad.ndjson").unwrap_err();
@@ -83,7 +86,7 @@ fn a_malformed_record_names_its_line_and_what_was_expected() {
 
 #[test]
 fn record_indices_must_be_consecutive() {
-    let header = "{\"format\":\"zabsim-trace\",\"version\":1,\"seed\":1,\"profile\":\"p\",\"commit\":\"c\",\"plan\":null}";
+    let header = HEADER;
     let text =
         format!("{header}\n{{\"i\":0,\"t\":5,\"ev\":\"Heal\"}}\n\n{{\"i\":2,\"t\":6,\"ev\":\"Heal\"}}\n");
     let err = parse_trace(&text, "gap.ndjson").unwrap_err();
@@ -99,7 +102,7 @@ proptest::proptest! {
 
     #[test]
     fn arbitrary_lines_after_a_valid_header_never_panic(lines in proptest::collection::vec("\\PC{0,120}", 0..6)) {
-        let header = "{\"format\":\"zabsim-trace\",\"version\":1,\"seed\":1,\"profile\":\"p\",\"commit\":\"c\",\"plan\":null}";
+        let header = HEADER;
         let text = format!("{header}\n{}", lines.join("\n"));
         let _ = parse_trace(&text, "fuzz.ndjson");
     }
