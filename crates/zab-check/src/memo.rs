@@ -8,33 +8,47 @@ use std::hash::Hash;
 use crate::hash::{mix64, stable_hash};
 
 /// Set of visited configurations (bitset of linearized operations, interned state).
+///
+/// The bitset's first `a_words` words hold the completed operations in invocation order: at
+/// any point of the search they read as a run of all-ones words (everything long finished), a
+/// short window, then zero words (not invoked yet). Only the window is stored, with its
+/// offset, followed by the remaining words (open operations, few). On a 20,000-operation
+/// history that is a few words per configuration instead of 313.
 pub(crate) struct Memo {
-    words_per_entry: usize,
+    a_words: usize,
     /// `0` = empty; otherwise the high 32 bits hold the top of the entry's hash (a cheap
     /// pre-check that avoids touching the entry) and the low 32 bits `entry + 1`.
     slots: Vec<u64>,
     hashes: Vec<u64>,
     states: Vec<u32>,
-    words: Vec<u64>,
+    /// Entry `e`'s key is `data[starts[e]..starts[e + 1]]`: the window offset, then the window
+    /// words, then the open operations' words.
+    starts: Vec<u32>,
+    data: Vec<u64>,
 }
 
 impl Memo {
-    pub(crate) fn new(words_per_entry: usize) -> Self {
+    /// A memo for bitsets whose first `a_words` words hold completed operations.
+    pub(crate) fn new(a_words: usize) -> Self {
         Memo {
-            words_per_entry,
+            a_words,
             slots: vec![0; 1024],
             hashes: Vec::new(),
             states: Vec::new(),
-            words: Vec::new(),
+            starts: vec![0],
+            data: Vec::new(),
         }
     }
 
     /// Inserts the configuration; returns false if it was already present.
     pub(crate) fn insert(&mut self, hash: u64, state: u32, bits: &[u64]) -> bool {
-        debug_assert_eq!(bits.len(), self.words_per_entry);
         if (self.states.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
+        let (completed, open) = bits.split_at(self.a_words);
+        let lo = completed.iter().position(|&w| w != u64::MAX).unwrap_or(completed.len());
+        let hi = completed.iter().rposition(|&w| w != 0).map_or(lo, |i| (i + 1).max(lo));
+        let window = &completed[lo..hi];
         let mask = self.slots.len() - 1;
         let tag = hash & 0xffff_ffff_0000_0000;
         let mut i = (hash as usize) & mask;
@@ -44,14 +58,22 @@ impl Memo {
                 let entry = self.states.len();
                 self.hashes.push(hash);
                 self.states.push(state);
-                self.words.extend_from_slice(bits);
+                self.data.push(lo as u64);
+                self.data.extend_from_slice(window);
+                self.data.extend_from_slice(open);
+                self.starts.push(self.data.len() as u32);
                 self.slots[i] = tag | (entry as u64 + 1);
                 return true;
             }
             if slot & 0xffff_ffff_0000_0000 == tag {
                 let entry = (slot & 0xffff_ffff) as usize - 1;
-                let w = self.words_per_entry;
-                if self.states[entry] == state && self.words[entry * w..(entry + 1) * w] == *bits {
+                let key = &self.data[self.starts[entry] as usize..self.starts[entry + 1] as usize];
+                if self.states[entry] == state
+                    && key.len() == 1 + window.len() + open.len()
+                    && key[0] == lo as u64
+                    && key[1..=window.len()] == *window
+                    && key[1 + window.len()..] == *open
+                {
                     return false;
                 }
             }
@@ -67,7 +89,8 @@ impl Memo {
         self.slots.capacity() * 8
             + self.hashes.capacity() * 8
             + self.states.capacity() * 4
-            + self.words.capacity() * 8
+            + self.starts.capacity() * 4
+            + self.data.capacity() * 8
     }
 
     /// The bytes the table would hold right after its next growth.
@@ -214,8 +237,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn memo_keys_differ_by_window_position_and_open_words() {
+        let mut memo = Memo::new(3);
+        // Same window contents at different offsets are different sets.
+        assert!(memo.insert(1, 0, &[u64::MAX, 5, 0, 0]));
+        assert!(memo.insert(1, 0, &[5, 0, 0, 0]));
+        assert!(memo.insert(1, 0, &[u64::MAX, 5, 0, 1]));
+        assert!(memo.insert(1, 0, &[u64::MAX, u64::MAX, u64::MAX, 0]));
+        assert!(memo.insert(1, 0, &[0, 0, 0, 0]));
+        assert!(!memo.insert(1, 0, &[u64::MAX, 5, 0, 1]));
+        assert!(!memo.insert(1, 0, &[5, 0, 0, 0]));
+        assert!(!memo.insert(1, 0, &[u64::MAX, u64::MAX, u64::MAX, 0]));
+        assert!(!memo.insert(1, 0, &[0, 0, 0, 0]));
+        assert_eq!(memo.len(), 5);
+    }
+
+    #[test]
     fn memo_tells_new_configurations_from_seen_ones_even_when_hashes_collide() {
-        let mut memo = Memo::new(2);
+        let mut memo = Memo::new(1);
         assert!(memo.insert(7, 0, &[1, 0]));
         assert!(!memo.insert(7, 0, &[1, 0]));
         // Same hash, different key: both must be kept (a collision must not merge them).

@@ -204,6 +204,10 @@ struct Search<'a, M: Model> {
     /// open operations are interchangeable, so the later one may only take effect after the
     /// earlier one did (a symmetry reduction that keeps every verdict).
     twin: Vec<u32>,
+    /// Bit of each operation in the memo bitsets: completed operations first, in invocation
+    /// order, from bit 0; open ones from word `memo_a_words` on (see [`Memo`]).
+    bit_of: Vec<u32>,
+    words: usize,
     /// [`Model::is_read_only`] per operation.
     read_only: Vec<bool>,
     op_key: Vec<u64>,
@@ -274,6 +278,16 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
         let op_key = (0..n as u64).map(|i| mix64(i ^ 0x6a09_e667_f3bc_c908)).collect();
+        let completed = completed_events.len() / 2;
+        let a_words = completed.div_ceil(64);
+        let mut bit_of = vec![0u32; n];
+        let (mut next_completed, mut next_open) = (0u32, a_words as u32 * 64);
+        for (i, bit) in bit_of.iter_mut().enumerate() {
+            let counter = if return_node[i] != 0 { &mut next_completed } else { &mut next_open };
+            *bit = *counter;
+            *counter += 1;
+        }
+        let words = a_words + open.len().div_ceil(64);
         Search {
             model,
             read_only: ops.iter().map(|op| model.is_read_only(op)).collect(),
@@ -286,11 +300,13 @@ impl<'a, M: Model> Search<'a, M> {
             call_node,
             return_node,
             twin,
+            bit_of,
+            words,
             op_key,
-            completed: completed_events.len() / 2,
+            completed,
             interner: Interner::new(),
             transitions: Transitions::for_ops(n),
-            memo: Memo::new(n.div_ceil(64)),
+            memo: Memo::new(a_words),
             scratch_states: Vec::new(),
             scratch_ids: Vec::new(),
             steps: 0,
@@ -370,7 +386,8 @@ impl<'a, M: Model> Search<'a, M> {
             } else if cur != self.b_head && self.node_at[cur as usize] <= self.node_at[cut as usize] {
                 let op = self.node_code[cur as usize] >> 1;
                 let twin = self.twin[op as usize];
-                if twin == NONE || bits[(twin >> 6) as usize] & (1u64 << (twin & 63)) != 0 {
+                let twin_bit = if twin == NONE { 0 } else { self.bit_of[twin as usize] };
+                if twin == NONE || bits[(twin_bit >> 6) as usize] & (1u64 << (twin_bit & 63)) != 0 {
                     let (start, len) = self.successors(op, state);
                     // An open operation that would leave the state as it is can as well never
                     // take effect.
@@ -407,7 +424,8 @@ impl<'a, M: Model> Search<'a, M> {
                 };
                 let undone = frame.op;
                 let was_completed = self.return_node[undone as usize] != 0;
-                bits[(undone >> 6) as usize] &= !(1u64 << (undone & 63));
+                let bit = self.bit_of[undone as usize];
+                bits[(bit >> 6) as usize] &= !(1u64 << (bit & 63));
                 bits_hash ^= self.op_key[undone as usize];
                 state = frame.prev_state;
                 self.unlift(undone);
@@ -444,7 +462,7 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     fn memo_words(&self) -> usize {
-        self.ops.len().div_ceil(64)
+        self.words
     }
 
     /// Tries successors `alts` of `op` in the current state; on the first configuration not
@@ -466,8 +484,9 @@ impl<'a, M: Model> Search<'a, M> {
             return false;
         }
         let end = alts.end;
-        let word = (op >> 6) as usize;
-        let bit = 1u64 << (op & 63);
+        let bit_index = self.bit_of[op as usize];
+        let word = (bit_index >> 6) as usize;
+        let bit = 1u64 << (bit_index & 63);
         bits[word] |= bit;
         let hash = *bits_hash ^ self.op_key[op as usize];
         for alt in alts {
