@@ -154,6 +154,14 @@ fn several_addresses_need_multi_address_enabled() {
 }
 
 #[test]
+fn one_server_id_spelled_twice_is_an_error() {
+    assert_eq!(
+        errors(&format!("{BASE}server.01=zk9:2888:3888\n"), Some("1")),
+        vec!["zoo.cfg:8: server.01: server 1 is already defined on line 5"]
+    );
+}
+
+#[test]
 fn the_server_list_wins_over_peer_type_with_a_warning() {
     let loaded = ok(&format!("{BASE}peerType=observer\n"), "2");
     assert_eq!(loaded.config.my_role(), LearnerType::Participant);

@@ -72,8 +72,8 @@ impl fmt::Display for ConfigIssue {
     }
 }
 
-/// Every error found in a configuration, in file order (entries first, then missing or
-/// conflicting keys).
+/// Every error found in a configuration: zoo.cfg issues in line order, then missing or
+/// conflicting keys, then the myid file's.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigIssue>);
 

@@ -43,6 +43,11 @@ pub(crate) fn parse(zoo_cfg: SourceText<'_>, myid: Option<SourceText<'_>>) -> Re
         if let Some(id) = entry.key.strip_prefix("server.") {
             server_entries += 1;
             if let Some(spec) = p.server(entry, id) {
+                if let Some(&first) = server_lines.get(&spec.id) {
+                    // "server.1" and "server.01" are different keys but the same server.
+                    p.error(entry, format!("server {} is already defined on line {first}", spec.id));
+                    continue;
+                }
                 server_lines.insert(spec.id, entry.line);
                 servers.insert(spec.id, spec);
             }
@@ -95,6 +100,11 @@ pub(crate) fn parse(zoo_cfg: SourceText<'_>, myid: Option<SourceText<'_>>) -> Re
         }
     };
 
+    // zoo.cfg issues in line order, then those about missing or conflicting keys, then myid's.
+    let file = p.file.clone();
+    let order = |issue: &ConfigIssue| (issue.file != file, issue.line.is_none(), issue.line);
+    p.errors.sort_by_key(order);
+    p.warnings.sort_by_key(order);
     if !p.errors.is_empty() {
         return Err(ConfigErrors(p.errors));
     }

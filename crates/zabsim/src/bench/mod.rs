@@ -3,6 +3,7 @@
 
 use clap::{Args, ValueEnum};
 
+mod recover;
 mod tree;
 
 #[derive(Args)]
@@ -18,10 +19,13 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Data tree apply throughput.
     Tree,
+    /// Log encoding, log scanning and whole-disk recovery speed.
+    Recover,
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
     match args.what {
         BenchWhat::Tree => tree::run(args.quick),
+        BenchWhat::Recover => recover::run(args.quick),
     }
 }
