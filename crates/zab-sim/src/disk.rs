@@ -22,6 +22,8 @@ use crate::time::SimTime;
 
 /// Torn writes are cut at multiples of this many bytes.
 pub const SECTOR_BYTES: usize = 512;
+/// The largest file the model holds (1 GiB), as in the server core's disk image.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// File contents by name.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -31,7 +33,7 @@ pub type Files = BTreeMap<String, Vec<u8>>;
 pub enum FileOp {
     /// Append bytes to a file (created if missing).
     Append { file: String, bytes: Vec<u8> },
-    /// Cut a file to `len` bytes.
+    /// Cut a file to `len` bytes (or extend it with zeros).
     Truncate { file: String, len: u64 },
     /// Replace a file's whole content.
     WriteFile { file: String, bytes: Vec<u8> },
@@ -301,8 +303,10 @@ impl<T: Clone> Disk<T> {
                 }
             }
             FileOp::Truncate { file, len } => {
+                // Like ftruncate: shorter cuts, longer extends with zeros (bounded so that a bad
+                // request cannot exhaust the host's memory).
                 if let Some(f) = self.files.get_mut(file) {
-                    f.truncate(usize::try_from(*len).unwrap_or(usize::MAX));
+                    f.resize(usize::try_from((*len).min(MAX_FILE_BYTES)).unwrap_or(0), 0);
                 }
             }
             FileOp::WriteFile { file, bytes } => {

@@ -44,8 +44,10 @@ impl SeedTree {
     }
 }
 
-/// A probability `num / den` with integers, e.g. `Ratio::new(1, 20)` for 5%.
+/// A probability `num / den` with integers, e.g. `Ratio::new(1, 20)` for 5%. Written `"1/20"` in
+/// plans and scenario files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Ratio {
     pub num: u64,
     pub den: u64,
@@ -74,6 +76,29 @@ impl Ratio {
     }
 }
 
+impl TryFrom<String> for Ratio {
+    type Error = String;
+    fn try_from(text: String) -> Result<Ratio, String> {
+        let bad =
+            || format!("{text:?} is not a probability: expected \"NUM/DEN\" with 0 <= NUM <= DEN, DEN > 0");
+        let (n, d) = text.split_once('/').ok_or_else(bad)?;
+        let num: u64 = n.trim().parse().map_err(|_| bad())?;
+        let den: u64 = d.trim().parse().map_err(|_| bad())?;
+        let r = Ratio { num, den };
+        if r.is_valid() {
+            Ok(r)
+        } else {
+            Err(bad())
+        }
+    }
+}
+
+impl From<Ratio> for String {
+    fn from(r: Ratio) -> String {
+        r.to_string()
+    }
+}
+
 impl std::fmt::Display for Ratio {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.num, self.den)
@@ -83,16 +108,31 @@ impl std::fmt::Display for Ratio {
 /// A latency distribution in nanoseconds. Real networks and disks have long tails: most samples
 /// sit near a base, a few are many times larger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Latency {
     /// Always the same.
-    Fixed { ns: u64 },
+    Fixed {
+        #[serde(rename = "value", with = "crate::time::serde_ns")]
+        ns: u64,
+    },
     /// Uniform in `[min_ns, max_ns]`.
-    Uniform { min_ns: u64, max_ns: u64 },
+    Uniform {
+        #[serde(rename = "min", with = "crate::time::serde_ns")]
+        min_ns: u64,
+        #[serde(rename = "max", with = "crate::time::serde_ns")]
+        max_ns: u64,
+    },
     /// Uniform in `[min_ns, max_ns]`, except that with probability `tail` the sample is
     /// multiplied by a factor drawn uniformly from `2..=tail_factor_max` (a Pareto-like tail
     /// without floating point).
-    LongTail { min_ns: u64, max_ns: u64, tail: Ratio, tail_factor_max: u64 },
+    LongTail {
+        #[serde(rename = "min", with = "crate::time::serde_ns")]
+        min_ns: u64,
+        #[serde(rename = "max", with = "crate::time::serde_ns")]
+        max_ns: u64,
+        tail: Ratio,
+        tail_factor_max: u64,
+    },
 }
 
 impl Latency {
@@ -189,6 +229,22 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let hits = (0..10_000).filter(|_| Ratio::new(1, 4).chance(&mut rng)).count();
         assert!((2_200..2_800).contains(&hits), "{hits} hits of 10000 at 1/4");
+    }
+
+    #[test]
+    fn ratios_read_and_write_as_num_slash_den() {
+        assert_eq!(Ratio::try_from("1/20".to_string()), Ok(Ratio::new(1, 20)));
+        assert_eq!(String::from(Ratio::new(3, 7)), "3/7");
+        for bad in ["1", "3/2", "1/0", "a/b", "-1/2"] {
+            assert!(Ratio::try_from(bad.to_string()).unwrap_err().contains("NUM/DEN"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn latencies_read_with_units() {
+        let l: Latency = serde_json::from_str(r#"{"kind":"uniform","min":"1ms","max":"10ms"}"#).unwrap();
+        assert_eq!(l, Latency::Uniform { min_ns: 1_000_000, max_ns: 10_000_000 });
+        assert_eq!(serde_json::to_string(&l).unwrap(), r#"{"kind":"uniform","min":"1ms","max":"10ms"}"#);
     }
 
     #[test]

@@ -88,6 +88,42 @@ pub fn format_duration_ns(ns: u64) -> String {
     format!("{ns}ns")
 }
 
+/// Serde helpers that write nanosecond fields as duration strings (`"2500ms"`) and read them back
+/// with [`parse_duration_ns`], for `#[serde(with = "crate::time::serde_ns")]`.
+pub mod serde_ns {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_duration_ns(*ns))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_duration_ns(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Like [`serde_ns`] for signed amounts (`"-300ms"`).
+pub mod serde_signed_ns {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+        let sign = if *ns < 0 { "-" } else { "" };
+        s.serialize_str(&format!("{sign}{}", super::format_duration_ns(ns.unsigned_abs())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let text = String::deserialize(d)?;
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let ns = super::parse_duration_ns(body).map_err(serde::de::Error::custom)?;
+        let ns = i64::try_from(ns).map_err(|_| serde::de::Error::custom(format!("{text:?} is too large")))?;
+        Ok(if neg { -ns } else { ns })
+    }
+}
+
 /// One node's clock: `local = origin + offset + (global - anchor) * (1 + drift_ppm / 1e6)`.
 ///
 /// Local readings never go backwards for the replica: a backwards jump is clamped to the last
