@@ -4,6 +4,7 @@
 //! (reference §1.1, §3.1 "Create check order", §3.3, §3.4).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::acl::{check_acl, fixup_acl};
 use crate::path::{is_special, parent_of, validate_path};
@@ -47,7 +48,7 @@ pub struct PrepContext<'a> {
 struct PendingNode {
     stat: NodeStat,
     num_children: usize,
-    acl: Vec<Acl>,
+    acl: Arc<[Acl]>,
 }
 
 /// A prepared change to one path: `node` is `None` when the path will be deleted.
@@ -229,7 +230,7 @@ impl Preparer {
                 check_version(*version, node.stat.aversion)?;
                 let new_version = node.stat.aversion.wrapping_add(1);
                 node.stat.aversion = new_version;
-                node.acl = acl.clone();
+                node.acl = Arc::from(acl.as_slice());
                 self.record(ctx.zxid, path, Some(node), undo);
                 Ok(TxnBody::SetAcl { path: path.clone(), acl, version: new_version })
             }
@@ -342,8 +343,11 @@ impl Preparer {
         parent.stat.pzxid = ctx.zxid;
         parent.num_children += 1;
         self.record(ctx.zxid, parent_path, Some(parent), undo);
-        let node =
-            PendingNode { stat: NodeStat::created(ctx.zxid, ctx.time_ms, owner), num_children: 0, acl };
+        let node = PendingNode {
+            stat: NodeStat::created(ctx.zxid, ctx.time_ms, owner),
+            num_children: 0,
+            acl: acl.into(),
+        };
         self.record(ctx.zxid, &path, Some(node), undo);
         Ok(body)
     }
@@ -387,10 +391,10 @@ impl Preparer {
     fn lookup(&self, tree: &DataTree, path: &str) -> Option<PendingNode> {
         match self.outstanding.get(path) {
             Some(record) => record.node.clone(),
-            None => tree.node(path).map(|n| PendingNode {
-                stat: *n.stat,
+            None => tree.nodes().get(path).map(|n| PendingNode {
+                stat: n.stat,
                 num_children: n.children.len(),
-                acl: n.acl.to_vec(),
+                acl: Arc::clone(&n.acl),
             }),
         }
     }

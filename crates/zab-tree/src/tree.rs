@@ -3,6 +3,7 @@
 //! (reference §3, §4.3).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::acl::{check_acl, mask_digests};
 use crate::path::{join, name_of, parent_of};
@@ -48,7 +49,8 @@ impl NodeRef<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Node {
     pub(crate) data: Option<Vec<u8>>,
-    pub(crate) acl: Vec<Acl>,
+    /// Shared with watch triggers and the preparer's change records, so they cost no copy.
+    pub(crate) acl: Arc<[Acl]>,
     pub(crate) stat: NodeStat,
     pub(crate) children: BTreeSet<String>,
     /// This node's share of the tree digest (0 for the excluded /zookeeper/ subtree).
@@ -90,11 +92,16 @@ impl DataTree {
             last_processed_zxid: Zxid::ZERO,
             digest: 0,
         };
-        let open = crate::OPEN_ACL_UNSAFE.clone();
-        tree.insert_raw("/", None, open.clone(), NodeStat::default());
-        tree.insert_raw("/zookeeper", None, open.clone(), NodeStat::default());
+        let open: Arc<[Acl]> = Arc::from(crate::OPEN_ACL_UNSAFE.as_slice());
+        tree.insert_raw("/", None, Arc::clone(&open), NodeStat::default());
+        tree.insert_raw("/zookeeper", None, Arc::clone(&open), NodeStat::default());
         tree.insert_raw("/zookeeper/quota", None, open, NodeStat::default());
-        tree.insert_raw("/zookeeper/config", None, READ_ACL_UNSAFE.clone(), NodeStat::default());
+        tree.insert_raw(
+            "/zookeeper/config",
+            None,
+            Arc::from(READ_ACL_UNSAFE.as_slice()),
+            NodeStat::default(),
+        );
         tree
     }
 
@@ -225,7 +232,7 @@ impl DataTree {
             Request::GetAcl { path } => {
                 let node = lookup(path, Some(Perms::READ | Perms::ADMIN))?;
                 let acl = if check_acl(&node.acl, auth, Perms::ADMIN) {
-                    node.acl.clone()
+                    node.acl.to_vec()
                 } else {
                     mask_digests(&node.acl)
                 };
@@ -305,15 +312,16 @@ impl DataTree {
                 .collect();
         }
         ops.iter()
-            .map(|op| match self.apply_op(txn, op, triggers) {
-                Ok(Response::Create { path }) => MultiResult::Create { path, stat: None },
-                Ok(Response::Create2 { path, stat }) => MultiResult::Create { path, stat: Some(stat) },
-                Ok(Response::Stat(stat)) if matches!(op, TxnBody::SetData { .. }) => {
-                    MultiResult::SetData { stat }
-                }
-                Ok(_) if matches!(op, TxnBody::Check { .. }) => MultiResult::Check,
-                Ok(_) => MultiResult::Delete,
-                Err(code) => MultiResult::Error { code },
+            .map(|op| match (op, self.apply_op(txn, op, triggers)) {
+                (_, Err(code)) => MultiResult::Error { code },
+                (_, Ok(Response::Create { path })) => MultiResult::Create { path, stat: None },
+                (_, Ok(Response::Create2 { path, stat })) => MultiResult::Create { path, stat: Some(stat) },
+                (TxnBody::SetData { .. }, Ok(Response::Stat(stat))) => MultiResult::SetData { stat },
+                (TxnBody::Check { .. }, Ok(_)) => MultiResult::Check,
+                (TxnBody::Delete { .. } | TxnBody::DeleteContainer { .. }, Ok(_)) => MultiResult::Delete,
+                // Prepare never puts other ops in a multi; a decoded log could. They are applied,
+                // and reported like a delete: success without a body.
+                (_, Ok(_)) => MultiResult::Delete,
             })
             .collect()
     }
@@ -372,7 +380,7 @@ impl DataTree {
             TxnBody::SetAcl { path, acl, version } => {
                 let stat = self
                     .update_node(path, |node| {
-                        node.acl = acl.clone();
+                        node.acl = Arc::from(acl.as_slice());
                         node.stat.aversion = *version;
                     })
                     .ok_or(ErrorCode::NoNode)?;
@@ -422,7 +430,7 @@ impl DataTree {
             return Err(ErrorCode::NodeExists);
         }
         let stat = NodeStat::created(zxid, txn.time_ms, owner);
-        self.insert_raw(path, data.clone(), acl.to_vec(), stat);
+        self.insert_raw(path, data.clone(), Arc::from(acl), stat);
         triggers.push(self.trigger(path, EventType::NodeCreated, zxid));
         triggers.push(self.trigger(parent, EventType::NodeChildrenChanged, zxid));
         Ok(self.nodes[path].view().client_stat())
@@ -446,7 +454,7 @@ impl DataTree {
             }
         });
         let acl = match self.nodes.get(path) {
-            Some(node) => node.acl.clone(),
+            Some(node) => Arc::clone(&node.acl),
             None => return Err(ErrorCode::NoNode),
         };
         // Live deletes only reach childless nodes (prepare checks NotEmpty). During replay onto a
@@ -490,7 +498,7 @@ impl DataTree {
     }
 
     fn trigger(&self, path: &str, event_type: EventType, zxid: Zxid) -> WatchTrigger {
-        let acl = self.nodes.get(path).map(|n| n.acl.clone()).unwrap_or_default();
+        let acl = self.nodes.get(path).map_or_else(|| Arc::from(Vec::new()), |n| Arc::clone(&n.acl));
         WatchTrigger { path: path.to_string(), event_type, zxid, acl }
     }
 
@@ -507,7 +515,7 @@ impl DataTree {
 
     /// Inserts a node and links it into its parent if the parent is present (the initial tree,
     /// creates and snapshot loading).
-    pub(crate) fn insert_raw(&mut self, path: &str, data: Option<Vec<u8>>, acl: Vec<Acl>, stat: NodeStat) {
+    pub(crate) fn insert_raw(&mut self, path: &str, data: Option<Vec<u8>>, acl: Arc<[Acl]>, stat: NodeStat) {
         let mut node = Node { data, acl, stat, children: BTreeSet::new(), digest: 0 };
         node.digest = node_digest(path, &node);
         self.digest = self.digest.wrapping_add(node.digest as u64);

@@ -3,6 +3,7 @@
 //! turn into notifications.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::path::parent_of;
 use crate::{
@@ -21,7 +22,7 @@ pub struct WatchTrigger {
     pub zxid: Zxid,
     /// The ACL a watcher needs READ on to be told: the node's own ACL, or for
     /// NodeChildrenChanged the parent's (which is `path` then).
-    pub acl: Vec<Acl>,
+    pub acl: Arc<[Acl]>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
