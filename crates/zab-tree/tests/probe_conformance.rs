@@ -336,6 +336,8 @@ impl Server {
         }
         match self.conns.iter().find(|c| c.session == owner) {
             Some(c) => json!(c.label),
+            None if owner == SessionId::CONTAINER_OWNER => json!("container"),
+            None if owner.0 >> 56 == 0xFF => json!("ttl"),
             None => json!(format!("other:{owner}")),
         }
     }

@@ -48,6 +48,11 @@ pub fn run(quick: bool) -> u8 {
          {PARENTS} parents, digest maintained incrementally, median of {reps} run(s).\n",
         txns / MULTI_OPS
     );
+    // The machine is often shared; say how busy it was so the numbers can be read in context.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let one_minute = load.split_whitespace().next().unwrap_or("?");
+        println!("Load average (1 min) when the run started: {one_minute}.\n");
+    }
     println!(
         "| workload | txns | apply only (txns/s) | prepare + apply (txns/s) | ops/s (prepare + apply) |"
     );
