@@ -119,7 +119,9 @@ fn settings_lines() -> impl Strategy<Value = Vec<String>> {
             .prop_map(|words| format!("4lw.commands.whitelist={}", words.join(","))),
         Just("4lw.commands.whitelist=*".to_string()),
         "/[a-z]{1,8}( [a-z]{1,3})?".prop_map(|dir| format!("dataLogDir={dir}")),
-        ("x\\.[a-zA-Z0-9]{1,10}", "[ -~]{0,20}").prop_map(|(k, v)| format!("{k}={v}")),
+        // Printable values without '\\' (escapes are the lexer's own tests): written raw, a
+        // trailing backslash would continue the entry onto the next line.
+        ("x\\.[a-zA-Z0-9]{1,10}", "[ -\\[\\]-~]{0,20}").prop_map(|(k, v)| format!("{k}={v}")),
         (1..u16::MAX).prop_map(|v| format!("admin.serverPort={v}")),
     ];
     prop::collection::vec(line, 0..12)
@@ -178,6 +180,10 @@ proptest! {
             Err(errors) => return Err(TestCaseError::fail(format!("generated config refused:\n{text}\n{errors}"))),
         };
         prop_assert_eq!(config.my_id(), ServerId(my_id));
+        prop_assert_eq!(config.quorum_size(), config.voters().len() / 2 + 1);
+        for id in config.servers().keys() {
+            prop_assert_eq!(config.is_voter(*id), config.voters().contains(id));
+        }
         let rendered = config.render();
         let again = parse(&rendered, &config.render_myid())
             .map_err(|e| TestCaseError::fail(format!("render refused:\n{rendered}\n{e}")))?;

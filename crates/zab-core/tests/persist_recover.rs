@@ -4,12 +4,14 @@
 mod persist_common;
 
 use persist_common::{history, image, log_names, tree_after, Layout};
+use zab_core::config::ValidConfig;
+use zab_core::persist::recover_disk;
 use zab_core::persist::{
     encode_epoch, encode_log_header, encode_log_record, encode_snapshot_bytes, epoch_file_ops, log_file_name,
     recover_disk_with, snapshot_file_name, DiskImage, DiskOp, LogEnd, RecoverError, RecoverOptions,
     Recovered, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, INITIALIZE_FILE, LOG_HEADER_LEN,
 };
-use zab_core::Epoch;
+use zab_core::{Epoch, ServerId};
 use zab_tree::{DataTree, FuzzySnapshot, Zxid};
 
 fn recover(image: &DiskImage) -> Result<Recovered, RecoverError> {
@@ -68,6 +70,26 @@ fn db_autocreate_initializes_an_empty_disk_without_the_marker() {
     let r = recover_disk_with(&DiskImage::new(), &options).expect("recovers");
     assert!(r.initialized);
     assert_eq!(r.last_logged_zxid, Some(Zxid::ZERO));
+}
+
+#[test]
+fn recovery_takes_db_autocreate_from_the_server_config() {
+    let config = ValidConfig::ensemble(3, 0, ServerId(1));
+    assert!(!recover_disk(&DiskImage::new(), &config).expect("recovers").initialized);
+    let autocreate = config.with_settings(|s| s.db_autocreate = true).expect("valid");
+    assert!(recover_disk(&DiskImage::new(), &autocreate).expect("recovers").initialized);
+}
+
+#[test]
+fn a_snapshot_newer_than_the_whole_log_needs_no_replay() {
+    // As after a SNAP sync: the snapshot covers everything the log holds.
+    let txns = history(20, 14);
+    let disk = image(&txns, &Layout { snapshots_after: vec![0, 20], ..Layout::default() });
+    let r = recovered(&disk);
+    assert_eq!(r.replayed, vec![]);
+    assert_eq!(r.last_logged_zxid, Some(txns[19].zxid));
+    assert_eq!(r.log.len(), 20);
+    assert_eq!(r.tree, tree_after(&txns));
 }
 
 #[test]

@@ -48,6 +48,39 @@ fn a_valid_config_prints_the_resolved_ensemble_and_exits_0() {
 }
 
 #[test]
+fn the_report_for_the_seed_config_is_pinned() {
+    let output = Command::new(env!("CARGO_BIN_EXE_zabsim"))
+        .args(["config", "check", "seed_000_observers_complete.cfg", "--myid", "1"])
+        .current_dir(fixture(""))
+        .output()
+        .expect("run zabsim");
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "seed_000_observers_complete.cfg: valid (quorum mode)
+this server: 1 (participant)
+voters: 1, 2, 3
+observers: 4, 5
+quorum size: 2 of 3 voters
+tickTime: 2000 ms
+initLimit: 10 ticks = 20000 ms
+syncLimit: 5 ticks = 10000 ms
+connectToLearnerMasterLimit: 20000 ms
+session timeout: 4000..=40000 ms
+client port: 2181
+dataDir: /usr/local/zookeeper/data
+dataLogDir: /usr/local/zookeeper/logs
+db.autocreate: false (an empty disk needs an initialize marker to vote)
+warnings (4):
+  seed_000_observers_complete.cfg:13: server.4: 192.168.6.139:2888 is also used by server.3
+  seed_000_observers_complete.cfg:13: server.4: 192.168.6.139:3888 is also used by server.3
+  seed_000_observers_complete.cfg:14: server.5: 192.168.6.139:2888 is also used by server.3
+  seed_000_observers_complete.cfg:14: server.5: 192.168.6.139:3888 is also used by server.3
+"
+    );
+}
+
+#[test]
 fn an_invalid_config_prints_every_error_and_exits_64() {
     let cfg = fixture("seed_000_observers.cfg");
     let output = zabsim(&["config", "check", &cfg, "--myid", "1"]);
