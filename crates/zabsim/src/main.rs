@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod cmd_config;
+mod cmd_check;
 
 /// Exit code for a clean pass.
 pub const EXIT_PASS: u8 = 0;
@@ -37,6 +38,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Validate server configuration: `config check zoo.cfg --myid N` prints the resolved ensemble.
     Config(cmd_config::ConfigArgs),
+    /// Check recorded histories for linearizability (Jepsen .log, Porcupine kv .txt, Knossos .edn).
+    Check(cmd_check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Config(args) => cmd_config::run(&args),
+        Command::Check(args) => cmd_check::run(&args),
     };
     ExitCode::from(code)
 }

@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 
-mod recover;
+mod check;
 mod tree;
 
 #[derive(Args)]
@@ -19,13 +19,13 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Data tree apply throughput.
     Tree,
-    /// Log encoding, log scanning and whole-disk recovery speed.
-    Recover,
+    /// Linearizability checking against Porcupine's times on the shared histories.
+    Check,
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
     match args.what {
         BenchWhat::Tree => tree::run(args.quick),
-        BenchWhat::Recover => recover::run(args.quick),
+        BenchWhat::Check => check::run(args.quick),
     }
 }
