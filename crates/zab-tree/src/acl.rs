@@ -255,12 +255,19 @@ pub fn fixup_acl(acl: &[Acl], ids: &AuthIds) -> Result<Vec<Acl>, ErrorCode> {
                     return Err(ErrorCode::InvalidAcl);
                 }
             }
-            "digest" if entry.id.id.split(':').count() == 2 => push(entry.clone()),
+            "digest" if java_split_len(&entry.id.id, ':') == 2 => push(entry.clone()),
             "ip" if is_valid_ip_pattern(&entry.id.id) => push(entry.clone()),
             _ => return Err(ErrorCode::InvalidAcl),
         }
     }
     Ok(out)
+}
+
+/// The length of Java's `String.split(sep)`: like `str::split` but trailing empty parts are
+/// dropped (so "a:b:" has 2 parts and "a:" has 1), which is how the server validates digest ids.
+fn java_split_len(text: &str, sep: char) -> usize {
+    let parts: Vec<&str> = text.split(sep).collect();
+    parts.iter().rposition(|p| !p.is_empty()).map_or(0, |last| last + 1)
 }
 
 fn is_valid_ip_pattern(pattern: &str) -> bool {

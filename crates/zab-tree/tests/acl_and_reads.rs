@@ -94,6 +94,8 @@ fn fixup_expands_auth_to_every_digest_id_and_rejects_invalid_entries() {
         ("nosuch", "x"),
         ("world", "someone"),
         ("digest", "nocolon"),
+        ("digest", "alice:"),
+        ("digest", "a:b:c"),
         ("ip", "10.0.0.300"),
         ("ip", "10.0.0.0/33"),
         ("super", ""),
@@ -104,6 +106,9 @@ fn fixup_expands_auth_to_every_digest_id_and_rejects_invalid_entries() {
             "{scheme}:{id}"
         );
     }
+    // Java's split drops trailing empty parts, so a trailing ':' still makes two parts.
+    let odd = vec![Acl::new(Perms::READ, "digest", "a:b:")];
+    assert_eq!(fixup_acl(&odd, &anon), Ok(odd.clone()));
     let dup = vec![OPEN_ACL_UNSAFE[0].clone(), OPEN_ACL_UNSAFE[0].clone()];
     assert_eq!(fixup_acl(&dup, &anon), Ok(OPEN_ACL_UNSAFE.clone()), "duplicates removed");
 }

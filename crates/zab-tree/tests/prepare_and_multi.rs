@@ -83,6 +83,7 @@ fn close_session_lists_applied_and_pending_ephemerals_but_not_pending_deletes() 
     let s = SessionId(7);
     let auth = AuthIds::new();
     l.open_session(s);
+    assert_eq!(l.tree.sessions().get(&s), Some(&30_000), "createSession fills the sessions table");
     l.write_as(s, &auth, create_with("/e1", 1, CreateKind::Create));
     l.write_as(s, &auth, create_with("/e2", 1, CreateKind::Create));
     let pending_create = l.prepare(s, &auth, &create_with("/e3", 1, CreateKind::Create));
