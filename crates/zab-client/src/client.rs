@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use zab_tree::path::explain_invalid_path;
 use zab_tree::{
-    ConnectRequest, ConnectResponse, CreateMode, ErrorCode, MultiResult, OpCode, ReplyHeader, Request,
-    Response, SessionId, WatchEvent, Zxid,
+    ConnectRequest, ConnectResponse, CreateMode, ErrorCode, KeeperState, MultiResult, OpCode, ReplyHeader,
+    Request, Response, SessionId, WatchEvent, Zxid,
 };
 
 use crate::chroot::Chroot;
@@ -258,6 +258,17 @@ impl SessionState {
     /// True for the states a client never leaves.
     pub fn is_final(self) -> bool {
         matches!(self, SessionState::Expired | SessionState::Closed | SessionState::AuthFailed)
+    }
+
+    /// The state as ZooKeeper's watch events name it.
+    pub fn keeper_state(self) -> KeeperState {
+        match self {
+            SessionState::Disconnected => KeeperState::Disconnected,
+            SessionState::SyncConnected => KeeperState::SyncConnected,
+            SessionState::Expired => KeeperState::Expired,
+            SessionState::Closed => KeeperState::Closed,
+            SessionState::AuthFailed => KeeperState::AuthFailed,
+        }
     }
 }
 
@@ -1114,5 +1125,48 @@ fn invalid_path(request: &Request) -> Option<ClientError> {
         Request::GetEphemerals { prefix } => check(prefix, false),
         Request::Multi(ops) => ops.iter().find_map(invalid_path),
         Request::SetWatches(_) | Request::Auth { .. } | Request::CloseSession | Request::Ping => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_states_map_to_zookeeper_keeper_state_codes() {
+        let codes: Vec<i32> = [
+            SessionState::Disconnected,
+            SessionState::SyncConnected,
+            SessionState::Expired,
+            SessionState::Closed,
+            SessionState::AuthFailed,
+        ]
+        .into_iter()
+        .map(|s| s.keeper_state().code())
+        .collect();
+        assert_eq!(codes, [0, 3, -112, 7, 4]);
+    }
+
+    #[test]
+    fn xids_skip_the_reserved_negative_values_when_they_wrap() {
+        let cs = ConnectString::parse("1:2181").unwrap();
+        let mut client = Client::new(ClientConfig::new(cs, 4000, 1)).unwrap();
+        client.next_xid = i32::MAX;
+        assert_eq!(client.allocate_xid(), Xid(i32::MAX));
+        assert_eq!(client.allocate_xid(), Xid::FIRST);
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_with_the_reason() {
+        let cs = ConnectString::parse("1:2181").unwrap();
+        let bad_timeout = ClientConfig::new(cs.clone(), 0, 1);
+        assert_eq!(
+            Client::new(bad_timeout).unwrap_err(),
+            ClientConfigError::BadSessionTimeout { session_timeout_ms: 0 }
+        );
+        let no_servers = ClientConfig::new(ConnectString { servers: vec![], chroot: None }, 4000, 1);
+        assert_eq!(Client::new(no_servers).unwrap_err(), ClientConfigError::NoServers);
+        let slash = ClientConfig::new(ConnectString { chroot: Some("/".to_string()), ..cs }, 4000, 1);
+        assert_eq!(Client::new(slash).unwrap_err(), ClientConfigError::BadChroot { chroot: "/".to_string() });
     }
 }

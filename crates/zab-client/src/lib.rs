@@ -28,7 +28,8 @@
 //!      deliver nothing more from it. (When the host itself reports `TransportClosed` or
 //!      `TransportFailed`, the client does not ask for a `Close`.)
 //!    - [`ClientAction::Completed`], [`ClientAction::Watch`], [`ClientAction::State`]: hand to the
-//!      application, in order. Completion order is submission order.
+//!      application, in order. Requests the client accepted complete in submission order; one it
+//!      refuses (bad path, session over) completes within the `submit` call.
 //!    - [`ClientAction::Anomaly`]: a peer broke the protocol; the client already dealt with it
 //!      (dropped the input or the connection). Record it.
 //!
