@@ -231,6 +231,25 @@ fn a_torn_tail_at_every_byte_offset_recovers_exactly_the_complete_records() {
 }
 
 #[test]
+fn a_torn_tail_in_an_earlier_log_file_ends_that_file_and_recovery_goes_on_with_the_next() {
+    // As in ZooKeeper: a partial last record ends its file. The torn txn was never synced, so it
+    // was never acknowledged; the server rolled to a new file after restarting.
+    let txns = history(9, 15);
+    let disk = image(&txns, &Layout { log_splits: vec![4], ..Layout::default() });
+    let first = log_names(&disk)[0].clone();
+    let mut torn = disk.clone();
+    let bytes = torn.files.get_mut(&first).expect("first log");
+    let last_record = encode_log_record(&txns[3]).len();
+    bytes.truncate(bytes.len() - last_record / 2);
+    let r = recovered(&torn);
+    let expected: Vec<Zxid> = txns.iter().enumerate().filter(|(i, _)| *i != 3).map(|(_, t)| t.zxid).collect();
+    assert_eq!(zxids(&r.replayed), expected);
+    assert_eq!(r.truncations.len(), 1);
+    assert_eq!(r.truncations[0].file, first);
+    assert_eq!(r.log_files[0].end, LogEnd::TornTail);
+}
+
+#[test]
 fn a_flipped_byte_anywhere_in_a_log_file_is_reported_as_corruption_never_accepted() {
     let txns = history(6, 7);
     let disk = image(&txns, &Layout::default());

@@ -128,3 +128,16 @@ fn a_myid_that_names_no_server_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn quorum_mode_without_a_myid_is_bad_input() {
+    let cfg = fixture("seed_000_observers_complete.cfg");
+    let output = zabsim(&["config", "check", &cfg]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output)
+            .contains("myid: required in quorum mode: the id of this server, one of the server.N lines"),
+        "{}",
+        stderr(&output)
+    );
+}

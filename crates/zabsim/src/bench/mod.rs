@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 
 mod check;
+mod recover;
 mod tree;
 
 #[derive(Args)]
@@ -21,11 +22,14 @@ pub enum BenchWhat {
     Tree,
     /// Linearizability checking against Porcupine's times on the shared histories.
     Check,
+    /// Log encoding, log scanning and whole-disk recovery speed.
+    Recover,
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
     match args.what {
         BenchWhat::Tree => tree::run(args.quick),
         BenchWhat::Check => check::run(args.quick),
+        BenchWhat::Recover => recover::run(args.quick),
     }
 }
