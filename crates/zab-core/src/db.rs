@@ -1,0 +1,182 @@
+//! The replica's database: the data tree (applied state), the txn log as it is on disk, the
+//! in-memory history used to serve DIFFs, and the bookkeeping that keeps memory equal to what a
+//! restart would read back from disk.
+//!
+//! Three zxids matter and are kept apart:
+//! - `last_logged`: the newest txn appended to the log (durable or not yet);
+//! - `tree.last_processed_zxid()`: the newest txn applied to the tree;
+//! - `confirmed`: the newest applied txn known to be committed. Txns between `confirmed` and the
+//!   tree's zxid were applied by a fast-forward or a sync and may still be truncated; traces report
+//!   a txn as `Applied` only once it is confirmed.
+
+use std::collections::VecDeque;
+
+use zab_tree::{DataTree, Txn, Zxid};
+
+use crate::persist::{self, DiskOp};
+
+/// One txn in the log, with where its record sits on disk.
+#[derive(Clone, Debug)]
+pub(crate) struct LogEntry {
+    pub txn: Txn,
+    /// Index into `Db::log_files`.
+    pub file: usize,
+    /// Byte offset of the record in that file.
+    pub offset: u64,
+}
+
+/// One log file (`version-2/log.<hex first zxid>`).
+#[derive(Clone, Debug)]
+pub(crate) struct LogFile {
+    pub name: String,
+    pub len: u64,
+}
+
+pub(crate) struct Db {
+    pub tree: DataTree,
+    /// False while the database cannot be trusted (wiped or never initialized): the server neither
+    /// proposes itself nor counts in elections until a leader syncs it (reference §5 #2).
+    pub initialized: bool,
+    /// Log entries since the base snapshot, in zxid order.
+    pub log: Vec<LogEntry>,
+    pub log_files: Vec<LogFile>,
+    /// Start a new log file at the next append (after a snapshot).
+    pub roll_next: bool,
+    /// The newest snapshot on disk: (zxid, encoded bytes). TRUNC rebuilds the tree from it.
+    pub base: Option<(Zxid, Vec<u8>)>,
+    /// Recently applied txns (the committedLog of reference §1.1), newest last.
+    pub history: VecDeque<Txn>,
+    pub history_cap: usize,
+    /// Highest zxid whose append is durable.
+    pub durable_upto: Zxid,
+    /// Appends since the last snapshot.
+    pub since_snapshot: u64,
+    /// Applied txns not yet known committed: (zxid, content hash).
+    pub tentative: VecDeque<(Zxid, u64)>,
+    pub confirmed: Zxid,
+}
+
+impl Db {
+    /// The newest zxid this database holds: what it votes with and reports in ACKEPOCH.
+    pub fn last_zxid(&self) -> Zxid {
+        let logged = self.log.last().map(|e| e.txn.zxid).unwrap_or(Zxid(0));
+        logged.max(self.tree.last_processed_zxid())
+    }
+
+    /// The newest logged zxid (ignoring txns applied but not logged during a SNAP/TRUNC sync).
+    pub fn last_logged(&self) -> Zxid {
+        self.log
+            .last()
+            .map(|e| e.txn.zxid)
+            .unwrap_or_else(|| self.base.as_ref().map(|b| b.0).unwrap_or(Zxid(0)))
+    }
+
+    /// Disk operations that append `txn` to the log, and the in-memory entry for it.
+    pub fn append(&mut self, txn: &Txn) -> Vec<DiskOp> {
+        let mut ops = Vec::new();
+        if self.roll_next || self.log_files.is_empty() {
+            let name = persist::log_file_name(txn.zxid);
+            let header = persist::encode_log_header();
+            ops.push(DiskOp::Append { file: name.clone(), bytes: header.clone() });
+            self.log_files.push(LogFile { name, len: header.len() as u64 });
+            self.roll_next = false;
+        }
+        let file = self.log_files.len() - 1;
+        let record = persist::encode_log_record(txn);
+        let lf = &mut self.log_files[file];
+        let offset = lf.len;
+        lf.len += record.len() as u64;
+        ops.push(DiskOp::Append { file: lf.name.clone(), bytes: record });
+        ops.push(DiskOp::Sync { file: lf.name.clone() });
+        self.log.push(LogEntry { txn: txn.clone(), file, offset });
+        self.since_snapshot += 1;
+        ops
+    }
+
+    /// Disk operations that remove every logged txn above `to`, and the in-memory truncation.
+    pub fn truncate_log(&mut self, to: Zxid) -> Vec<DiskOp> {
+        let mut ops = Vec::new();
+        let Some(cut) = self.log.iter().position(|e| e.txn.zxid > to) else { return ops };
+        let first_gone = &self.log[cut];
+        let (file, offset) = (first_gone.file, first_gone.offset);
+        let name = self.log_files[file].name.clone();
+        ops.push(DiskOp::Truncate { file: name.clone(), len: offset });
+        ops.push(DiskOp::Sync { file: name });
+        for lf in &self.log_files[file + 1..] {
+            ops.push(DiskOp::Delete { file: lf.name.clone() });
+        }
+        self.log_files.truncate(file + 1);
+        self.log_files[file].len = offset;
+        self.log.truncate(cut);
+        self.durable_upto = self.durable_upto.min(to);
+        self.history.retain(|t| t.zxid <= to);
+        self.tentative.retain(|(z, _)| *z <= to);
+        ops
+    }
+
+    /// Records `txn` as applied to the tree (it joins the DIFF history).
+    pub fn remember_applied(&mut self, txn: &Txn, hash: u64) {
+        if self.history.len() == self.history_cap {
+            self.history.pop_front();
+        }
+        if self.history_cap > 0 {
+            self.history.push_back(txn.clone());
+        }
+        self.tentative.push_back((txn.zxid, hash));
+    }
+
+    /// Marks applied txns up to `upto` as committed; returns them for `Applied` events.
+    pub fn confirm(&mut self, upto: Zxid) -> Vec<(Zxid, u64)> {
+        let mut done = Vec::new();
+        while let Some(&(z, h)) = self.tentative.front() {
+            if z > upto {
+                break;
+            }
+            self.tentative.pop_front();
+            done.push((z, h));
+        }
+        if upto > self.confirmed {
+            self.confirmed = upto;
+        }
+        done
+    }
+
+    /// The logged txns not yet applied to the tree, in zxid order.
+    pub fn unapplied(&self) -> Vec<Txn> {
+        let applied = self.tree.last_processed_zxid();
+        self.log.iter().filter(|e| e.txn.zxid > applied).map(|e| e.txn.clone()).collect()
+    }
+
+    /// Disk operations that write a snapshot of the current tree and start a new log file.
+    pub fn snapshot(&mut self, fsync: bool) -> Vec<DiskOp> {
+        let zxid = self.tree.last_processed_zxid();
+        let bytes = persist::encode_snapshot(&self.tree);
+        let name = persist::snapshot_file_name(zxid);
+        let mut ops = vec![DiskOp::WriteFile { file: name.clone(), bytes: bytes.clone() }];
+        if fsync {
+            ops.push(DiskOp::Sync { file: name });
+        }
+        self.base = Some((zxid, bytes));
+        // Entries at or below the snapshot are covered by it; keep only later ones in memory.
+        self.log.retain(|e| e.txn.zxid > zxid);
+        self.roll_next = true;
+        self.since_snapshot = 0;
+        ops
+    }
+
+    /// The bounds of the DIFF history, or None when it is empty.
+    pub fn history_bounds(&self) -> Option<(Zxid, Zxid)> {
+        Some((self.history.front()?.zxid, self.history.back()?.zxid))
+    }
+}
+
+/// A 64-bit content hash of a txn (FNV-1a over its encoding), so traces can compare the txn two
+/// replicas applied at the same zxid.
+pub(crate) fn txn_hash(txn: &Txn) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in txn.encode() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,465 @@
+//! Followers and observers: registration with the leader (FOLLOWERINFO/OBSERVERINFO, LEADERINFO,
+//! ACKEPOCH), the sync loop (DIFF/TRUNC/SNAP, PROPOSAL/COMMIT, NEWLEADER, UPTODATE) and broadcast.
+//!
+//! The NEWLEADER rule (reference §1.4.2, the 3.8.5 form): append every proposal received during
+//! sync, make it durable, then persist currentEpoch, then ACK NEWLEADER; proposal ACKs are sent only
+//! after the NEWLEADER ACK. Durability is an input: each step waits for its `Persisted`.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use zab_tree::{DataTree, Txn, Zxid};
+
+use crate::ids::{Epoch, ServerId};
+use crate::io::{CoreEvent, EpochFile, Out, Phase};
+use crate::marks;
+use crate::messages::{QuorumPacket, PROTOCOL_VERSION};
+use crate::replica::{IoPurpose, Replica, RoleState, TimerKind};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LearnerState {
+    /// Waiting for the connection to the leader.
+    Connecting,
+    /// FOLLOWERINFO sent.
+    AwaitLeaderInfo,
+    /// Persisting acceptedEpoch before answering ACKEPOCH.
+    PersistingAccepted,
+    /// ACKEPOCH sent; waiting for DIFF/TRUNC/SNAP.
+    AwaitSync,
+    /// In the sync stream, before NEWLEADER.
+    Syncing,
+    /// NEWLEADER received; persisting the batch, then currentEpoch, then ACK.
+    NewLeader,
+    /// NEWLEADER ACKed; waiting for UPTODATE.
+    AwaitUpToDate,
+    /// Serving.
+    Broadcast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SyncKind {
+    Diff,
+    Trunc,
+    Snap,
+}
+
+pub(crate) struct Learner {
+    pub leader: ServerId,
+    pub observer: bool,
+    pub phase: Phase,
+    pub state: LearnerState,
+    pub connect_attempts: u32,
+    new_epoch: Epoch,
+    sync: Option<SyncKind>,
+    /// Proposals received in the sync stream and not yet logged.
+    not_logged: VecDeque<Txn>,
+    /// Zxids whose COMMIT arrived in DIFF mode before NEWLEADER.
+    committed_in_sync: BTreeSet<Zxid>,
+    /// Logged proposals awaiting COMMIT, in zxid order, with whether their COMMIT arrived.
+    pending: VecDeque<(Txn, bool)>,
+    newleader_acked: bool,
+    /// Highest zxid ACKed to the leader.
+    acked_upto: Zxid,
+}
+
+impl Learner {
+    /// Whether the leader has answered us on this connection (LEADERINFO or later).
+    pub fn heard_from_leader(&self) -> bool {
+        !matches!(self.state, LearnerState::Connecting | LearnerState::AwaitLeaderInfo)
+    }
+}
+
+impl Replica {
+    /// Election chose `leader`: connect to it.
+    pub(crate) fn become_learner(&mut self, leader: ServerId, observer: bool, out: &mut Out) {
+        self.fast_forward(out);
+        let l = Learner {
+            leader,
+            observer,
+            phase: Phase::Discovery,
+            state: LearnerState::Connecting,
+            connect_attempts: 0,
+            new_epoch: Epoch(0),
+            sync: None,
+            not_logged: VecDeque::new(),
+            committed_in_sync: BTreeSet::new(),
+            pending: VecDeque::new(),
+            newleader_acked: false,
+            acked_upto: Zxid(0),
+        };
+        self.role =
+            if observer { RoleState::Observing(Box::new(l)) } else { RoleState::Following(Box::new(l)) };
+        self.timers.set(TimerKind::Limit, self.now.plus_ms(self.cfg.init_timeout_ms()));
+        out.connect(leader);
+    }
+
+    pub(crate) fn learner_connected(&mut self, out: &mut Out) {
+        let accepted_epoch = self.accepted_epoch;
+        let sid = self.me;
+        let l = self.learner_mut();
+        if l.state != LearnerState::Connecting {
+            return;
+        }
+        l.state = LearnerState::AwaitLeaderInfo;
+        let leader = l.leader;
+        let msg = if l.observer {
+            QuorumPacket::ObserverInfo { sid, accepted_epoch, protocol_version: PROTOCOL_VERSION }
+        } else {
+            QuorumPacket::FollowerInfo { sid, accepted_epoch, protocol_version: PROTOCOL_VERSION }
+        };
+        out.send(leader, msg);
+        self.timers.clear(TimerKind::Retry);
+    }
+
+    pub(crate) fn learner_tick(&mut self, _out: &mut Out) {}
+
+    pub(crate) fn learner_packet(&mut self, msg: QuorumPacket, out: &mut Out) {
+        // Any packet from the leader resets the read timeout: initLimit until NEWLEADER,
+        // syncLimit afterwards.
+        let limit = match self.learner_ref().state {
+            LearnerState::AwaitUpToDate | LearnerState::Broadcast | LearnerState::NewLeader => {
+                self.cfg.sync_timeout_ms()
+            }
+            _ => self.cfg.init_timeout_ms(),
+        };
+        self.timers.set(TimerKind::Limit, self.now.plus_ms(limit));
+        let state = self.learner_ref().state;
+        match (state, msg) {
+            (LearnerState::AwaitLeaderInfo, QuorumPacket::LeaderInfo { epoch, .. }) => {
+                self.on_leader_info(epoch, out)
+            }
+            (LearnerState::AwaitSync, QuorumPacket::Diff { .. }) => {
+                self.start_sync(SyncKind::Diff);
+            }
+            (LearnerState::AwaitSync, QuorumPacket::Trunc { zxid }) => self.on_trunc(zxid, out),
+            (LearnerState::AwaitSync, QuorumPacket::Snap { zxid, snapshot }) => {
+                self.on_snap(zxid, &snapshot, out)
+            }
+            (LearnerState::Syncing, QuorumPacket::Proposal { txn }) => {
+                self.learner_mut().not_logged.push_back(txn);
+            }
+            (LearnerState::Syncing, QuorumPacket::Commit { zxid }) => self.on_sync_commit(zxid, out),
+            (LearnerState::Syncing, QuorumPacket::Inform { txn }) => {
+                let z = txn.zxid;
+                self.learner_mut().not_logged.push_back(txn);
+                self.on_sync_commit(z, out);
+            }
+            (LearnerState::Syncing, QuorumPacket::NewLeader { zxid }) => self.on_newleader(zxid, out),
+            (
+                LearnerState::NewLeader | LearnerState::AwaitUpToDate | LearnerState::Broadcast,
+                QuorumPacket::Proposal { txn },
+            ) => self.on_proposal(txn, out),
+            (
+                LearnerState::NewLeader | LearnerState::AwaitUpToDate | LearnerState::Broadcast,
+                QuorumPacket::Commit { zxid },
+            ) => self.on_commit(zxid, out),
+            (
+                LearnerState::NewLeader | LearnerState::AwaitUpToDate | LearnerState::Broadcast,
+                QuorumPacket::Inform { txn },
+            ) => self.on_inform(txn, out),
+            (LearnerState::AwaitUpToDate, QuorumPacket::UpToDate) => self.on_uptodate(out),
+            (_, QuorumPacket::Ping { zxid, .. }) => {
+                let touched = self.clients.take_touched();
+                let leader = self.learner_ref().leader;
+                out.send(leader, QuorumPacket::Ping { zxid, touched });
+            }
+            (LearnerState::Broadcast, QuorumPacket::RevalidateReply { session, valid }) => {
+                self.clients.finish_revalidate(session, valid, out);
+            }
+            (LearnerState::Broadcast, QuorumPacket::Sync { session, cxid }) => {
+                self.clients.complete_sync(session, cxid, &self.db.tree, out);
+            }
+            (state, other) => {
+                let why = format!("unexpected {} in state {state:?}", other.summary());
+                self.abandon_role(&why, out);
+            }
+        }
+    }
+
+    fn on_leader_info(&mut self, epoch: Epoch, out: &mut Out) {
+        if epoch < self.accepted_epoch {
+            marks::hit("learner: LEADERINFO with an older epoch is refused");
+            self.abandon_role("leader's epoch is older than our acceptedEpoch", out);
+            return;
+        }
+        self.learner_mut().new_epoch = epoch;
+        if epoch > self.accepted_epoch {
+            self.learner_mut().state = LearnerState::PersistingAccepted;
+            self.persist_epoch(EpochFile::Accepted, epoch, out);
+        } else {
+            marks::hit("learner: LEADERINFO for the epoch already accepted answers ACKEPOCH -1");
+            self.send_ack_epoch(None, out);
+        }
+    }
+
+    fn send_ack_epoch(&mut self, current: Option<Epoch>, out: &mut Out) {
+        let last_zxid = self.db.last_zxid();
+        let l = self.learner_mut();
+        l.state = LearnerState::AwaitSync;
+        l.phase = Phase::Synchronization;
+        let leader = l.leader;
+        out.send(leader, QuorumPacket::AckEpoch { current_epoch: current, last_zxid });
+    }
+
+    pub(crate) fn learner_epoch_persisted(&mut self, file: EpochFile, epoch: Epoch, out: &mut Out) {
+        let state = self.learner_ref().state;
+        match (file, state) {
+            (EpochFile::Accepted, LearnerState::PersistingAccepted)
+                if epoch == self.learner_ref().new_epoch =>
+            {
+                let current = self.current_epoch;
+                self.send_ack_epoch(Some(current), out);
+            }
+            (EpochFile::Current, LearnerState::NewLeader) if epoch == self.learner_ref().new_epoch => {
+                self.ack_newleader(out);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_sync(&mut self, kind: SyncKind) {
+        let l = self.learner_mut();
+        l.sync = Some(kind);
+        l.state = LearnerState::Syncing;
+    }
+
+    fn on_trunc(&mut self, to: Zxid, out: &mut Out) {
+        let base_zxid = self.db.base.as_ref().map(|b| b.0).unwrap_or(Zxid(0));
+        if to < base_zxid {
+            // The real server cannot remove txns that live inside a snapshot and exits.
+            let why = format!("cannot truncate to {to}: snapshot at {base_zxid} is newer");
+            self.halt(why, out);
+            return;
+        }
+        marks::hit("learner: TRUNC removes a divergent tail");
+        let ops = self.db.truncate_log(to);
+        if !ops.is_empty() {
+            self.persist(ops, IoPurpose::Housekeeping, out);
+        }
+        out.event(CoreEvent::Truncated { to });
+        if let Err(why) = self.rebuild_tree() {
+            self.halt(why, out);
+            return;
+        }
+        self.start_sync(SyncKind::Trunc);
+    }
+
+    /// Reloads the tree from the newest snapshot plus the log (after a truncation).
+    fn rebuild_tree(&mut self) -> Result<(), String> {
+        let mut tree = match &self.db.base {
+            Some((_, bytes)) => {
+                DataTree::deserialize(bytes).map_err(|e| format!("own snapshot unreadable: {e}"))?
+            }
+            None => DataTree::new(self.tree_config()),
+        };
+        for e in &self.db.log {
+            if e.txn.zxid > tree.last_processed_zxid() {
+                tree.apply(&e.txn);
+            }
+        }
+        self.db.tree = tree;
+        Ok(())
+    }
+
+    fn on_snap(&mut self, zxid: Zxid, snapshot: &[u8], out: &mut Out) {
+        let tree = match DataTree::deserialize(snapshot) {
+            Ok(t) => t,
+            Err(e) => {
+                self.abandon_role(&format!("SNAP payload unreadable: {e}"), out);
+                return;
+            }
+        };
+        if tree.last_processed_zxid() != zxid {
+            self.abandon_role("SNAP payload zxid does not match the SNAP packet", out);
+            return;
+        }
+        marks::hit("learner: SNAP replaces the database");
+        self.db.tree = tree;
+        self.db.log.clear();
+        self.db.roll_next = true;
+        self.db.history.clear();
+        self.db.tentative.clear();
+        self.db.initialized = true;
+        out.event(CoreEvent::SnapInstalled { zxid });
+        self.start_sync(SyncKind::Snap);
+    }
+
+    fn on_sync_commit(&mut self, zxid: Zxid, out: &mut Out) {
+        let kind = self.learner_ref().sync;
+        if matches!(kind, Some(SyncKind::Snap) | Some(SyncKind::Trunc)) {
+            // Applied in memory at once; the NEWLEADER snapshot will capture it.
+            let l = self.learner_mut();
+            match l.not_logged.front() {
+                Some(t) if t.zxid == zxid => {
+                    let t = l.not_logged.pop_front().expect("front exists");
+                    self.apply_txn(&t, false, out);
+                }
+                _ => out.event(CoreEvent::Error {
+                    message: format!("COMMIT {zxid} does not match the next proposal"),
+                }),
+            }
+        } else {
+            self.learner_mut().committed_in_sync.insert(zxid);
+        }
+    }
+
+    fn on_newleader(&mut self, zxid: Zxid, out: &mut Out) {
+        let epoch = Epoch(zxid.epoch());
+        if epoch != self.learner_ref().new_epoch {
+            self.abandon_role("NEWLEADER for another epoch", out);
+            return;
+        }
+        let snap_needed = matches!(self.learner_ref().sync, Some(SyncKind::Snap) | Some(SyncKind::Trunc));
+        let mut ops = Vec::new();
+        if snap_needed {
+            ops.extend(self.db.snapshot(true));
+        }
+        let l = self.learner_mut();
+        l.state = LearnerState::NewLeader;
+        let batch: Vec<Txn> = l.not_logged.drain(..).collect();
+        let committed = std::mem::take(&mut l.committed_in_sync);
+        for t in &batch {
+            let c = committed.contains(&t.zxid);
+            self.learner_mut().pending.push_back((t.clone(), c));
+        }
+        for t in &batch {
+            ops.extend(self.db.append(t));
+            out.event(CoreEvent::Logged { zxid: t.zxid, hash: crate::db::txn_hash(t) });
+        }
+        let upto = self.db.last_zxid();
+        if ops.is_empty() {
+            // Nothing to write: go straight to currentEpoch.
+            self.persist_epoch(EpochFile::Current, epoch, out);
+        } else {
+            self.persist(ops, IoPurpose::NewLeaderBatch { epoch, upto }, out);
+        }
+    }
+
+    pub(crate) fn learner_newleader_batch_durable(&mut self, epoch: Epoch, out: &mut Out) {
+        if self.learner_ref().state != LearnerState::NewLeader || self.learner_ref().new_epoch != epoch {
+            return;
+        }
+        self.persist_epoch(EpochFile::Current, epoch, out);
+    }
+
+    fn ack_newleader(&mut self, out: &mut Out) {
+        let epoch = self.learner_ref().new_epoch;
+        let l = self.learner_mut();
+        l.state = LearnerState::AwaitUpToDate;
+        l.newleader_acked = true;
+        let leader = l.leader;
+        out.send(leader, QuorumPacket::Ack { zxid: Zxid::new(epoch.0, 0) });
+        out.event(CoreEvent::AckSent { zxid: Zxid::new(epoch.0, 0) });
+        out.event(CoreEvent::NewLeaderAcked { epoch });
+        marks::hit("learner: NEWLEADER acked after the synced txns and currentEpoch are durable");
+        self.drain_commits(false, out);
+        let durable = self.db.durable_upto;
+        self.send_acks(durable, out);
+    }
+
+    fn on_proposal(&mut self, txn: Txn, out: &mut Out) {
+        if self.learner_ref().observer {
+            return; // observers ignore PROPOSAL/COMMIT after sync
+        }
+        if let Some((last, _)) = self.learner_ref().pending.back() {
+            if txn.zxid <= last.zxid {
+                out.event(CoreEvent::Error { message: format!("duplicate PROPOSAL {} ignored", txn.zxid) });
+                return;
+            }
+        }
+        self.learner_mut().pending.push_back((txn.clone(), false));
+        self.log_txns(std::slice::from_ref(&txn), true, out);
+    }
+
+    fn on_commit(&mut self, zxid: Zxid, out: &mut Out) {
+        if self.learner_ref().observer {
+            return;
+        }
+        let l = self.learner_mut();
+        // The COMMIT must name the oldest proposal whose COMMIT has not arrived yet.
+        match l.pending.iter_mut().find(|(_, c)| !*c) {
+            Some(entry) if entry.0.zxid == zxid => entry.1 = true,
+            _ => {
+                // UNMATCHED_TXN_COMMIT: the real follower exits.
+                self.halt(format!("COMMIT {zxid} does not match the oldest pending proposal"), out);
+                return;
+            }
+        }
+        let confirmed = self.learner_ref().state == LearnerState::Broadcast;
+        self.drain_commits(confirmed, out);
+    }
+
+    fn on_inform(&mut self, txn: Txn, out: &mut Out) {
+        let sync_enabled = self.cfg.settings().sync_enabled;
+        if sync_enabled {
+            self.log_txns(std::slice::from_ref(&txn), false, out);
+        }
+        let confirmed = self.learner_ref().state == LearnerState::Broadcast;
+        self.apply_txn(&txn, confirmed, out);
+    }
+
+    /// Applies pending proposals from the head while their COMMIT has arrived.
+    fn drain_commits(&mut self, confirmed: bool, out: &mut Out) {
+        loop {
+            let l = self.learner_mut();
+            match l.pending.front() {
+                Some((_, true)) => {
+                    let (t, _) = l.pending.pop_front().expect("front exists");
+                    self.apply_txn(&t, confirmed, out);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// The log is durable up to `upto`: ACK what the leader is waiting for.
+    pub(crate) fn learner_log_durable(&mut self, upto: Zxid, out: &mut Out) {
+        self.send_acks(upto, out);
+    }
+
+    fn send_acks(&mut self, upto: Zxid, out: &mut Out) {
+        let l = self.learner_mut();
+        if l.observer || !l.newleader_acked {
+            return;
+        }
+        let from = l.acked_upto;
+        let zs: Vec<Zxid> =
+            l.pending.iter().map(|(t, _)| t.zxid).filter(|z| *z > from && *z <= upto).collect();
+        let leader = l.leader;
+        if let Some(last) = zs.last() {
+            l.acked_upto = *last;
+        }
+        for z in zs {
+            out.send(leader, QuorumPacket::Ack { zxid: z });
+            out.event(CoreEvent::AckSent { zxid: z });
+        }
+    }
+
+    fn on_uptodate(&mut self, out: &mut Out) {
+        let epoch = self.learner_ref().new_epoch;
+        let l = self.learner_mut();
+        l.state = LearnerState::Broadcast;
+        l.phase = Phase::Broadcast;
+        let leader = l.leader;
+        out.send(leader, QuorumPacket::Ack { zxid: Zxid::new(epoch.0, 0) });
+        marks::hit("learner: UPTODATE starts serving");
+        let upto = self.db.tree.last_processed_zxid();
+        self.confirm_upto(upto, out);
+        self.election.update_peer_epoch(epoch);
+        self.clients.start_serving(self.me, self.now);
+    }
+
+    pub(crate) fn learner_ref(&self) -> &Learner {
+        match &self.role {
+            RoleState::Following(l) | RoleState::Observing(l) => l,
+            _ => panic!("node {}: not a learner (epoch {})", self.me, self.current_epoch),
+        }
+    }
+
+    pub(crate) fn learner_mut(&mut self) -> &mut Learner {
+        let me = self.me;
+        match &mut self.role {
+            RoleState::Following(l) | RoleState::Observing(l) => l,
+            _ => panic!("node {me}: not a learner"),
+        }
+    }
+}

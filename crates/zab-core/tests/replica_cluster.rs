@@ -1,0 +1,150 @@
+//! The replica driven by the deterministic harness: elections, writes through every role,
+//! leader failure, standalone mode. Each test names what happens and pins the outcome.
+
+use zab_core::harness::{ClientEvent, Cluster};
+use zab_core::{marks, Epoch, Role, ServerId};
+use zab_tree::{CreateKind, ErrorCode, Request, Response, SessionId, Zxid, OPEN_ACL_UNSAFE};
+
+fn create(path: &str, data: &[u8]) -> Request {
+    Request::Create {
+        path: path.to_string(),
+        data: Some(data.to_vec()),
+        acl: OPEN_ACL_UNSAFE.to_vec(),
+        flags: 0,
+        kind: CreateKind::Create,
+    }
+}
+
+fn get(path: &str) -> Request {
+    Request::GetData { path: path.to_string(), watch: false }
+}
+
+/// Starts a cluster and runs until one leader serves and every node serves.
+fn serving_cluster(voters: u64, observers: u64) -> Cluster {
+    let mut c = Cluster::new(voters, observers, |c| c);
+    c.start_all();
+    assert!(c.run_until(30_000, |c| c.leader().is_some() && c.all_serving()), "{}", c.status_table());
+    c
+}
+
+/// Opens a session on `server` and returns the connection once the session exists.
+fn session(c: &mut Cluster, server: u64) -> zab_core::ConnId {
+    let conn = c.client_connect(ServerId(server), SessionId(0), Zxid(0));
+    let ok =
+        c.run_until(10_000, |c| matches!(c.clients[&conn].1.first(), Some(ClientEvent::Connected { .. })));
+    assert!(ok, "no session on {server}: {:?}", c.clients[&conn].1);
+    conn
+}
+
+/// Sends `request` and runs until its reply arrives; returns (error code, response, zxid).
+fn call(
+    c: &mut Cluster,
+    conn: zab_core::ConnId,
+    xid: i32,
+    request: Request,
+) -> (ErrorCode, Option<Response>, Zxid) {
+    c.client_request(conn, xid, request);
+    let found = |c: &Cluster| {
+        c.clients[&conn].1.iter().find_map(|e| match e {
+            ClientEvent::Reply { header, response } if header.xid == xid => {
+                Some((header.err, response.clone(), header.zxid))
+            }
+            _ => None,
+        })
+    };
+    assert!(c.run_until(10_000, |c| found(c).is_some()), "no reply to xid {xid}");
+    found(c).expect("reply")
+}
+
+#[test]
+fn three_voters_and_an_observer_elect_the_highest_id_when_logs_are_equal() {
+    let c = serving_cluster(3, 1);
+    assert_eq!(c.leader(), Some(ServerId(3)));
+    let roles: Vec<Role> = (1..=4).map(|id| c.status(ServerId(id)).unwrap().role).collect();
+    assert_eq!(roles, vec![Role::Following, Role::Following, Role::Leading, Role::Observing]);
+    for id in 1..=4 {
+        let s = c.status(ServerId(id)).unwrap();
+        assert_eq!((s.accepted_epoch, s.current_epoch), (Epoch(1), Epoch(1)), "node {id}");
+    }
+}
+
+#[test]
+fn a_write_through_a_follower_commits_on_a_quorum_and_reaches_the_observer() {
+    let mut c = serving_cluster(3, 1);
+    let conn = session(&mut c, 1);
+    let (err, resp, zxid) = call(&mut c, conn, 1, create("/a", b"v1"));
+    assert_eq!(err, ErrorCode::Ok);
+    assert_eq!(resp, Some(Response::Create { path: "/a".to_string() }));
+    // Session creation was zxid (1,1); the create is (1,2).
+    assert_eq!(zxid, Zxid::new(1, 2));
+    c.run_for(100);
+    let obs = session(&mut c, 4);
+    let (err, resp, _) = call(&mut c, obs, 1, get("/a"));
+    assert_eq!(err, ErrorCode::Ok);
+    match resp {
+        Some(Response::GetData { data, .. }) => assert_eq!(data.as_deref(), Some(&b"v1"[..])),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn leader_crash_elects_a_new_leader_in_a_higher_epoch_that_keeps_committed_writes() {
+    let mut c = serving_cluster(3, 1);
+    let conn = session(&mut c, 1);
+    for i in 0..5 {
+        let (err, _, _) = call(&mut c, conn, i + 1, create(&format!("/k{i}"), b"x"));
+        assert_eq!(err, ErrorCode::Ok);
+    }
+    let old = c.leader().unwrap();
+    c.crash(old);
+    assert!(c.run_until(30_000, |c| c.leader().is_some_and(|l| l != old)), "{}", c.status_table());
+    let new = c.leader().unwrap();
+    assert_eq!(c.status(new).unwrap().current_epoch, Epoch(2));
+    let conn2 = session(&mut c, new.0);
+    for i in 0..5 {
+        let (err, _, _) = call(&mut c, conn2, i + 1, get(&format!("/k{i}")));
+        assert_eq!(err, ErrorCode::Ok, "/k{i} lost after failover");
+    }
+    // The old leader rejoins as a follower and catches up.
+    assert!(c.start(old));
+    assert!(c.run_until(30_000, |c| c.status(old).is_some_and(|s| s.serving)), "{}", c.status_table());
+    assert_eq!(c.status(old).unwrap().role, Role::Following);
+}
+
+#[test]
+fn a_standalone_server_serves_writes_and_reads_in_session_order() {
+    let mut c = Cluster::new(1, 0, |c| c);
+    c.start_all();
+    assert_eq!(c.status(ServerId(1)).unwrap().role, Role::Standalone);
+    let conn = session(&mut c, 1);
+    c.client_request(conn, 1, create("/s", b"1"));
+    c.client_request(conn, 2, get("/s"));
+    c.run_for(1_000);
+    let replies: Vec<(i32, ErrorCode)> = c.clients[&conn]
+        .1
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Reply { header, .. } => Some((header.xid, header.err)),
+            _ => None,
+        })
+        .collect();
+    // The read was queued behind the write of the same session and sees it.
+    assert_eq!(replies, vec![(1, ErrorCode::Ok), (2, ErrorCode::Ok)]);
+}
+
+#[test]
+fn a_follower_that_missed_writes_is_brought_up_to_date_with_a_diff() {
+    let mut c = serving_cluster(3, 0);
+    c.crash(ServerId(1));
+    let conn = session(&mut c, 3);
+    for i in 0..3 {
+        call(&mut c, conn, i + 1, create(&format!("/d{i}"), b"x"));
+    }
+    marks::expect("sync: DIFF", || {
+        assert!(c.start(ServerId(1)));
+        assert!(c.run_until(30_000, |c| c.status(ServerId(1)).is_some_and(|s| s.serving)));
+    });
+    let s1 = c.status(ServerId(1)).unwrap();
+    let s3 = c.status(ServerId(3)).unwrap();
+    assert_eq!(s1.last_committed, s3.last_committed);
+}
