@@ -14,7 +14,7 @@ use zab_client::{
 use zab_tree::{
     session_password, AddWatchMode, AuthIds, ConnectResponse, CreateKind, DataTree, ErrorCode, EventType,
     MultiResult, PrepContext, Preparer, ReplyHeader, Request, Response, SessionId, SessionStatus, TreeConfig,
-    WatchEvent, WatchManager, WatcherType, Zxid, OPEN_ACL_UNSAFE,
+    Txn, TxnBody, WatchEvent, WatchManager, WatcherType, Zxid, OPEN_ACL_UNSAFE,
 };
 
 const CLIENT_SESSION: SessionId = SessionId(0x0100_0000_0000_0001);
@@ -76,19 +76,12 @@ impl ModelServer {
         (applied.result, events)
     }
 
+    /// Applies the createSession txn a leader would commit for the client's handshake.
     fn create_session(&mut self, timeout_ms: i32) {
         let zxid = Zxid::new(1, self.next_counter);
         self.next_counter += 1;
-        let auth = AuthIds::new();
-        let ctx = PrepContext {
-            session: CLIENT_SESSION,
-            cxid: 0,
-            zxid,
-            time_ms: 0,
-            auth: &auth,
-            session_status: SessionStatus::Active,
-        };
-        let txn = self.prep.prepare_create_session(&ctx, timeout_ms);
+        let body = TxnBody::CreateSession { timeout_ms };
+        let txn = Txn { zxid, session: CLIENT_SESSION, cxid: 0, time_ms: 0, body, digest: None };
         self.tree.apply(&txn);
         self.prep.applied(txn.zxid);
     }
