@@ -239,6 +239,49 @@ impl ClientOut {
     }
 }
 
+/// What [`Client::status`] reports. Its `Display` is one line with fixed columns:
+/// `state server session last-zxid in-flight/queued watches deadline`, e.g.
+/// `SyncConnected server#1 session=0x42 zxid=0x100000003 flight=2/0 watches=1 deadline=1.020s`
+/// (`-` for no server or no deadline). `flight` counts setWatches batches too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientStatus {
+    /// The session's state.
+    pub state: SessionState,
+    /// The server of the current connection, if any.
+    pub server: Option<ServerIndex>,
+    /// The session id (0 before the first handshake).
+    pub session_id: SessionId,
+    /// The last zxid seen.
+    pub last_zxid_seen: Zxid,
+    /// Requests sent and not answered, setWatches batches included.
+    pub in_flight: usize,
+    /// Requests waiting for a connection.
+    pub queued: usize,
+    /// Watches held, all kinds together.
+    pub watches: usize,
+    /// The next deadline.
+    pub next_deadline: Option<Instant>,
+}
+
+impl fmt::Display for ClientStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} ", self.state)?;
+        match self.server {
+            Some(server) => write!(f, "{server} ")?,
+            None => f.write_str("- ")?,
+        }
+        write!(
+            f,
+            "session={} zxid={} flight={}/{} watches={} deadline=",
+            self.session_id, self.last_zxid_seen, self.in_flight, self.queued, self.watches
+        )?;
+        match self.next_deadline {
+            Some(at) => write!(f, "{at}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// The session as the application sees it (ZooKeeper's KeeperState values that a client reaches).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum SessionState {
@@ -717,6 +760,25 @@ impl Client {
         self.in_flight.iter().filter(|f| matches!(f, InFlight::App(_))).count() + self.queued.len()
     }
 
+    /// A snapshot for status lines and traces.
+    pub fn status(&self) -> ClientStatus {
+        let watches = &self.watches;
+        ClientStatus {
+            state: self.state,
+            server: self.connection_server(),
+            session_id: self.session_id,
+            last_zxid_seen: self.last_zxid_seen,
+            in_flight: self.in_flight.len(),
+            queued: self.queued.len(),
+            watches: watches.data.len()
+                + watches.exist.len()
+                + watches.child.len()
+                + watches.persistent.len()
+                + watches.persistent_recursive.len(),
+            next_deadline: self.next_deadline(),
+        }
+    }
+
     fn on_timeout(&mut self, now: Instant, out: &mut ClientOut) {
         let Some(deadline) = self.next_deadline() else { return };
         if now < deadline {
@@ -1145,6 +1207,28 @@ mod tests {
         .map(|s| s.keeper_state().code())
         .collect();
         assert_eq!(codes, [0, 3, -112, 7, 4]);
+    }
+
+    #[test]
+    fn the_status_line_has_fixed_columns() {
+        let cs = ConnectString::parse("1:2181,2:2181").unwrap();
+        let client = Client::new(ClientConfig::new(cs, 4000, 1)).unwrap();
+        let line = client.status().to_string();
+        assert_eq!(line, "Disconnected - session=0x0 zxid=0x0 flight=0/0 watches=0 deadline=0.000s");
+        let status = ClientStatus {
+            state: SessionState::SyncConnected,
+            server: Some(ServerIndex(1)),
+            session_id: SessionId(0x42),
+            last_zxid_seen: Zxid(0x1_0000_0003),
+            in_flight: 2,
+            queued: 0,
+            watches: 1,
+            next_deadline: Some(Instant::from_ms(1020)),
+        };
+        assert_eq!(
+            status.to_string(),
+            "SyncConnected server#1 session=0x42 zxid=0x100000003 flight=2/0 watches=1 deadline=1.020s"
+        );
     }
 
     #[test]

@@ -25,7 +25,9 @@
 //!      order. The server answers with `ConnectResponse`, `Reply` and `Notification` inputs, in the
 //!      order it sent them.
 //!    - [`ClientAction::Close`]: close that connection and drop whatever is still in flight on it;
-//!      deliver nothing more from it. (When the host itself reports `TransportClosed` or
+//!      deliver nothing more from it. This matters: a `Connect` to the same server may follow at
+//!      once, and inputs name only the server, so a late input of the old connection would be
+//!      taken for one of the new. (When the host itself reports `TransportClosed` or
 //!      `TransportFailed`, the client does not ask for a `Close`.)
 //!    - [`ClientAction::Completed`], [`ClientAction::Watch`], [`ClientAction::State`]: hand to the
 //!      application, in order. Requests the client accepted complete in submission order; one it
@@ -87,7 +89,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{
     Anomaly, Client, ClientAction, ClientConfig, ClientConfigError, ClientError, ClientInput, ClientOut,
-    InputKind, MoveError, SessionState,
+    ClientStatus, InputKind, MoveError, SessionState,
 };
 pub use connect_string::{ConnectString, ConnectStringError, ServerAddress, DEFAULT_PORT};
 pub use watches::{Watches, SET_WATCHES_BATCH_BYTES_MAX};
