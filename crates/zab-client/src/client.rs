@@ -1088,16 +1088,20 @@ impl Client {
         u64::from(self.negotiated_timeout_ms.unwrap_or(self.config.session_timeout_ms))
     }
 
+    // Every timer is at least 1 ms long: with a degenerate timeout (a server that negotiates 2 ms,
+    // more servers than milliseconds) a zero interval would make a deadline that is due again as
+    // soon as it fires, and a host that runs deadlines at one instant would never advance.
+
     fn read_timeout_ms(&self) -> u64 {
-        self.timeout_basis_ms() * 2 / 3
+        std::cmp::max(1, self.timeout_basis_ms() * 2 / 3)
     }
 
     fn ping_interval_ms(&self) -> u64 {
-        std::cmp::min(self.read_timeout_ms() / 2, self.config.ping_interval_ms_max)
+        std::cmp::max(1, std::cmp::min(self.read_timeout_ms() / 2, self.config.ping_interval_ms_max))
     }
 
     fn connect_timeout_ms(&self) -> u64 {
-        self.timeout_basis_ms() / self.config.connect_string.servers.len() as u64
+        std::cmp::max(1, self.timeout_basis_ms() / self.config.connect_string.servers.len() as u64)
     }
 
     fn check_invariants(&self) {

@@ -213,6 +213,20 @@ fn the_ping_interval_never_exceeds_ten_seconds() {
 }
 
 #[test]
+fn degenerate_timeouts_still_leave_at_least_a_millisecond_between_deadlines() {
+    let mut t = Script::new("1:2181,2:2181,3:2181", 2);
+    assert_eq!(t.tick(), vec![ClientAction::Connect { server: t.nth(0) }]);
+    assert_eq!(t.client.next_deadline(), Some(Instant::from_ms(1)), "2 ms over 3 servers");
+    let server = t.nth(0);
+    t.transport_up(server);
+    t.accept(server, 2);
+    assert_eq!(t.client.next_deadline(), Some(Instant::from_ms(1)), "read timeout 1 ms, ping interval 1 ms");
+    let actions = t.fire_deadline();
+    assert_eq!(actions[0], ClientAction::Close { server }, "the read timeout wins over the ping");
+    assert!(t.client.next_deadline().unwrap() > t.now, "the next attempt is due later");
+}
+
+#[test]
 fn read_timeout_moves_to_another_server() {
     let mut t = Script::new("1:2181,2:2181", 3000);
     let server = t.connect();
