@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod cmd_config;
 mod cmd_check;
+mod cmd_config;
 
 /// Exit code for a clean pass.
 pub const EXIT_PASS: u8 = 0;
