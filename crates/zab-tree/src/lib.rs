@@ -47,6 +47,9 @@
 //!   they fire (the caller supplies the check), and a filtered one-shot watch is used up.
 //! - Apply is idempotent for fuzzy-snapshot replay (§4.3). The digest is CRC-32 per node over
 //!   path, data and the nine persisted stat fields, summed over the tree outside /zookeeper/.
+//!   As in ZooKeeper, the leader's prepare step stamps every txn (but createSession, which
+//!   touches no node) with the digest the tree will have after it — counting the txns it has
+//!   prepared but not applied yet — and [`DataTree::apply`] reports a mismatch, not fatally.
 //!
 //! ## Deliberate deviations
 //!
@@ -58,8 +61,6 @@
 //!   `auth`, `digest`, `ip` (IPv4) and `super` exist. An ACL entry of another scheme is
 //!   `InvalidAcl`, an `auth` request for another scheme `AuthFailed`.
 //! - removeWatches with types Persistent(4)/PersistentRecursive(5) is accepted (3.9 behaviour).
-//! - The leader's prepare step does not precompute the post-txn digest; [`Txn::digest`] is
-//!   `None` from [`Preparer`] and a server may fill it in. `apply` compares it when present.
 
 mod acl;
 mod error;

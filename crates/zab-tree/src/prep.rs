@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::acl::{check_acl, fixup_acl};
 use crate::path::{is_special, parent_of, validate_path};
+use crate::tree::node_digest_of;
 use crate::{
     Acl, AuthIds, CreateKind, CreateMode, DataTree, ErrorCode, NodeStat, Perms, Request, SessionId, Txn,
     TxnBody, Zxid,
@@ -49,6 +50,13 @@ struct PendingNode {
     stat: NodeStat,
     num_children: usize,
     acl: Arc<[Acl]>,
+    data: Option<Arc<[u8]>>,
+}
+
+impl PendingNode {
+    fn digest(&self, path: &str) -> u32 {
+        node_digest_of(path, self.data.as_deref(), &self.stat)
+    }
 }
 
 /// A prepared change to one path: `node` is `None` when the path will be deleted.
@@ -63,10 +71,15 @@ struct ChangeRecord {
 pub struct Preparer {
     outstanding: BTreeMap<String, ChangeRecord>,
     closing: BTreeSet<SessionId>,
+    /// How much each prepared txn changes the tree digest (wrapping), by zxid, until applied.
+    digest_deltas: BTreeMap<Zxid, u64>,
+    /// The digest change of the txn being prepared.
+    delta: u64,
 }
 
-/// Undo log for a multi: the records to restore if one of its ops fails.
-type Undo = Vec<(String, Option<ChangeRecord>)>;
+/// Undo log for a multi: the records to restore, and the digest change to take back, if one of
+/// its ops fails.
+type Undo = Vec<(String, Option<ChangeRecord>, u64)>;
 
 impl Preparer {
     /// No outstanding changes.
@@ -78,27 +91,39 @@ impl Preparer {
     /// Checks run in the server's order, so the same error wins. Non-write requests give an
     /// error txn with `BadArguments`; the server answers those without the prepare step.
     pub fn prepare(&mut self, tree: &DataTree, ctx: &PrepContext<'_>, req: &Request) -> Txn {
+        if *req == Request::CloseSession {
+            return self.prepare_close_session(tree, ctx);
+        }
+        self.delta = 0;
         let body = match req {
-            Request::CloseSession => return self.prepare_close_session(tree, ctx),
             Request::Multi(ops) => self.prep_multi(tree, ctx, ops),
             _ => {
                 let mut undo = Undo::new();
                 self.prep_op(tree, ctx, req, &mut undo).unwrap_or_else(|code| TxnBody::Error { code })
             }
         };
-        txn(ctx, body)
+        self.finish(tree, ctx, body)
     }
 
-    /// Prepares a createSession txn.
+    /// Prepares a createSession txn. It changes no node, so it carries no digest (the tree is
+    /// not needed to prepare it).
     pub fn prepare_create_session(&mut self, ctx: &PrepContext<'_>, timeout_ms: i32) -> Txn {
         self.closing.remove(&ctx.session);
-        txn(ctx, TxnBody::CreateSession { timeout_ms })
+        Txn {
+            zxid: ctx.zxid,
+            session: ctx.session,
+            cxid: ctx.cxid,
+            time_ms: ctx.time_ms,
+            body: TxnBody::CreateSession { timeout_ms },
+            digest: None,
+        }
     }
 
     /// Prepares a closeSession txn listing every ephemeral of the session, including ones whose
     /// create is still pending and excluding ones whose delete is. Later writes of the session
     /// fail with `SessionExpired`, so no ephemeral can slip in after the list was taken.
     pub fn prepare_close_session(&mut self, tree: &DataTree, ctx: &PrepContext<'_>) -> Txn {
+        self.delta = 0;
         let mut paths: BTreeSet<String> = tree.ephemerals_of(ctx.session).map(str::to_string).collect();
         for (path, record) in &self.outstanding {
             match &record.node {
@@ -115,26 +140,29 @@ impl Preparer {
             self.record_delete(tree, ctx.zxid, path, &mut Undo::new());
         }
         self.closing.insert(ctx.session);
-        txn(ctx, TxnBody::CloseSession { paths_to_delete: paths.into_iter().collect() })
+        self.finish(tree, ctx, TxnBody::CloseSession { paths_to_delete: paths.into_iter().collect() })
     }
 
     /// Prepares the reaper's deleteContainer for `path`: `NoNode`, `NotEmpty` if it has
     /// children, `BadVersion` if it is a session ephemeral (a race the reaper loses harmlessly).
     pub fn prepare_delete_container(&mut self, tree: &DataTree, ctx: &PrepContext<'_>, path: &str) -> Txn {
+        self.delta = 0;
         let body = self.prep_delete_container(tree, ctx, path).unwrap_or_else(|code| TxnBody::Error { code });
-        txn(ctx, body)
+        self.finish(tree, ctx, body)
     }
 
     /// The txn with this zxid (and every earlier one) has been applied to the tree: its change
     /// records are no longer needed.
     pub fn applied(&mut self, zxid: Zxid) {
         self.outstanding.retain(|_, record| record.zxid > zxid);
+        self.digest_deltas.retain(|z, _| *z > zxid);
     }
 
     /// Drops every outstanding change (leadership lost).
     pub fn clear(&mut self) {
         self.outstanding.clear();
         self.closing.clear();
+        self.digest_deltas.clear();
     }
 
     /// Number of paths with outstanding changes.
@@ -143,6 +171,27 @@ impl Preparer {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// Stamps the txn with the tree digest every replica will have after applying it: the
+    /// tree's digest, plus the changes of the prepared txns it has not applied yet, plus this
+    /// txn's own change.
+    fn finish(&mut self, tree: &DataTree, ctx: &PrepContext<'_>, body: TxnBody) -> Txn {
+        self.digest_deltas.insert(ctx.zxid, self.delta);
+        let applied = tree.last_processed_zxid();
+        let digest = self
+            .digest_deltas
+            .range(..=ctx.zxid)
+            .filter(|(z, _)| **z > applied)
+            .fold(tree.digest(), |sum, (_, delta)| sum.wrapping_add(*delta));
+        Txn {
+            zxid: ctx.zxid,
+            session: ctx.session,
+            cxid: ctx.cxid,
+            time_ms: ctx.time_ms,
+            body,
+            digest: Some(digest),
+        }
+    }
 
     fn prep_multi(&mut self, tree: &DataTree, ctx: &PrepContext<'_>, ops: &[Request]) -> TxnBody {
         let mut undo = Undo::new();
@@ -216,7 +265,8 @@ impl Preparer {
                 node.stat.version = new_version;
                 node.stat.mzxid = ctx.zxid;
                 node.stat.mtime_ms = ctx.time_ms;
-                self.record(ctx.zxid, path, Some(node), undo);
+                node.data = data.as_deref().map(Arc::from);
+                self.record(tree, ctx.zxid, path, Some(node), undo);
                 Ok(TxnBody::SetData { path: path.clone(), data: data.clone(), version: new_version })
             }
             Request::SetAcl { path, acl, version } => {
@@ -231,7 +281,7 @@ impl Preparer {
                 let new_version = node.stat.aversion.wrapping_add(1);
                 node.stat.aversion = new_version;
                 node.acl = Arc::from(acl.as_slice());
-                self.record(ctx.zxid, path, Some(node), undo);
+                self.record(tree, ctx.zxid, path, Some(node), undo);
                 Ok(TxnBody::SetAcl { path: path.clone(), acl, version: new_version })
             }
             Request::Check { path, version } => {
@@ -342,13 +392,14 @@ impl Preparer {
         parent.stat.cversion = parent_cversion;
         parent.stat.pzxid = ctx.zxid;
         parent.num_children += 1;
-        self.record(ctx.zxid, parent_path, Some(parent), undo);
+        self.record(tree, ctx.zxid, parent_path, Some(parent), undo);
         let node = PendingNode {
             stat: NodeStat::created(ctx.zxid, ctx.time_ms, owner),
             num_children: 0,
             acl: acl.into(),
+            data: data.as_deref().map(Arc::from),
         };
-        self.record(ctx.zxid, &path, Some(node), undo);
+        self.record(tree, ctx.zxid, &path, Some(node), undo);
         Ok(body)
     }
 
@@ -395,6 +446,7 @@ impl Preparer {
                 stat: n.stat,
                 num_children: n.children.len(),
                 acl: Arc::clone(&n.acl),
+                data: n.data.clone(),
             }),
         }
     }
@@ -404,19 +456,32 @@ impl Preparer {
             if let Some(mut parent) = self.lookup(tree, parent_path) {
                 parent.num_children = parent.num_children.saturating_sub(1);
                 parent.stat.pzxid = zxid;
-                self.record(zxid, parent_path, Some(parent), undo);
+                self.record(tree, zxid, parent_path, Some(parent), undo);
             }
         }
-        self.record(zxid, path, None, undo);
+        self.record(tree, zxid, path, None, undo);
     }
 
-    fn record(&mut self, zxid: Zxid, path: &str, node: Option<PendingNode>, undo: &mut Undo) {
+    /// Records the new pending state of `path` and adds its digest change to the txn's.
+    fn record(
+        &mut self,
+        tree: &DataTree,
+        zxid: Zxid,
+        path: &str,
+        node: Option<PendingNode>,
+        undo: &mut Undo,
+    ) {
+        let before = self.lookup(tree, path).map_or(0, |n| n.digest(path));
+        let after = node.as_ref().map_or(0, |n| n.digest(path));
+        let delta = (after as u64).wrapping_sub(before as u64);
+        self.delta = self.delta.wrapping_add(delta);
         let previous = self.outstanding.insert(path.to_string(), ChangeRecord { zxid, node });
-        undo.push((path.to_string(), previous));
+        undo.push((path.to_string(), previous, delta));
     }
 
     fn rollback(&mut self, undo: Undo) {
-        for (path, previous) in undo.into_iter().rev() {
+        for (path, previous, delta) in undo.into_iter().rev() {
+            self.delta = self.delta.wrapping_sub(delta);
             match previous {
                 Some(record) => self.outstanding.insert(path, record),
                 None => self.outstanding.remove(&path),
@@ -431,8 +496,4 @@ fn check_version(expected: i32, current: i32) -> Result<(), ErrorCode> {
     } else {
         Err(ErrorCode::BadVersion)
     }
-}
-
-fn txn(ctx: &PrepContext<'_>, body: TxnBody) -> Txn {
-    Txn { zxid: ctx.zxid, session: ctx.session, cxid: ctx.cxid, time_ms: ctx.time_ms, body, digest: None }
 }

@@ -109,7 +109,7 @@ impl DataTree {
                     Some(_) => {}
                 }
             }
-            tree.insert_raw(&path, data, acl.into(), stat);
+            tree.insert_raw(&path, data.map(Into::into), acl.into(), stat);
         }
         r.finish("snapshot")?;
         if tree.node("/").is_none() {

@@ -48,7 +48,8 @@ impl NodeRef<'_> {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Node {
-    pub(crate) data: Option<Vec<u8>>,
+    /// Shared with the preparer's change records.
+    pub(crate) data: Option<Arc<[u8]>>,
     /// Shared with watch triggers and the preparer's change records, so they cost no copy.
     pub(crate) acl: Arc<[Acl]>,
     pub(crate) stat: NodeStat,
@@ -205,7 +206,8 @@ impl DataTree {
             }
             Request::GetData { path, .. } => {
                 let node = lookup(path, Some(Perms::READ))?;
-                Ok(Response::GetData { data: node.data.clone(), stat: node.view().client_stat() })
+                let data = node.data.as_deref().map(<[u8]>::to_vec);
+                Ok(Response::GetData { data, stat: node.view().client_stat() })
             }
             Request::GetChildren { path, .. } => {
                 let node = lookup(path, Some(Perms::READ))?;
@@ -368,7 +370,7 @@ impl DataTree {
                 let zxid = txn.zxid;
                 let stat = self
                     .update_node(path, |node| {
-                        node.data = data.clone();
+                        node.data = data.as_deref().map(Arc::from);
                         node.stat.mzxid = zxid;
                         node.stat.mtime_ms = txn.time_ms;
                         node.stat.version = *version;
@@ -430,7 +432,7 @@ impl DataTree {
             return Err(ErrorCode::NodeExists);
         }
         let stat = NodeStat::created(zxid, txn.time_ms, owner);
-        self.insert_raw(path, data.clone(), Arc::from(acl), stat);
+        self.insert_raw(path, data.as_deref().map(Arc::from), Arc::from(acl), stat);
         triggers.push(self.trigger(path, EventType::NodeCreated, zxid));
         triggers.push(self.trigger(parent, EventType::NodeChildrenChanged, zxid));
         Ok(self.nodes[path].view().client_stat())
@@ -515,7 +517,13 @@ impl DataTree {
 
     /// Inserts a node and links it into its parent if the parent is present (the initial tree,
     /// creates and snapshot loading).
-    pub(crate) fn insert_raw(&mut self, path: &str, data: Option<Vec<u8>>, acl: Arc<[Acl]>, stat: NodeStat) {
+    pub(crate) fn insert_raw(
+        &mut self,
+        path: &str,
+        data: Option<Arc<[u8]>>,
+        acl: Arc<[Acl]>,
+        stat: NodeStat,
+    ) {
         let mut node = Node { data, acl, stat, children: BTreeSet::new(), digest: 0 };
         node.digest = node_digest(path, &node);
         self.digest = self.digest.wrapping_add(node.digest as u64);
@@ -563,18 +571,21 @@ impl DataTree {
     }
 }
 
+fn node_digest(path: &str, node: &Node) -> u32 {
+    node_digest_of(path, node.data.as_deref(), &node.stat)
+}
+
 /// CRC-32 over the path ("/" as ""), the data and the nine persisted stat fields (60 bytes,
 /// big-endian); 0 for the /zookeeper/ subtree.
-fn node_digest(path: &str, node: &Node) -> u32 {
+pub(crate) fn node_digest_of(path: &str, data: Option<&[u8]>, s: &NodeStat) -> u32 {
     if DataTree::is_digest_excluded(path) {
         return 0;
     }
     let mut h = crc32fast::Hasher::new();
     h.update(if path == "/" { b"" } else { path.as_bytes() });
-    if let Some(data) = &node.data {
+    if let Some(data) = data {
         h.update(data);
     }
-    let s = &node.stat;
     let mut fields = [0u8; 60];
     fields[0..8].copy_from_slice(&s.czxid.0.to_be_bytes());
     fields[8..16].copy_from_slice(&s.mzxid.0.to_be_bytes());

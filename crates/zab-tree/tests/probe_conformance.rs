@@ -115,6 +115,7 @@ impl Server {
 
     fn commit(&mut self, txn: &zab_tree::Txn) -> Result<Response, ErrorCode> {
         let applied = self.tree.apply(txn);
+        assert!(!applied.digest_mismatch, "digest mismatch after {txn:?}");
         self.prep.applied(txn.zxid);
         self.tree.check_invariants();
         let conns = &self.conns;

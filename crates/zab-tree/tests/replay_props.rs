@@ -22,6 +22,25 @@ proptest! {
     }
 
     #[test]
+    fn the_digest_stamped_at_prepare_is_the_digest_every_replica_reaches(
+        actions in prop::collection::vec(action_strategy(), 0..80),
+        pipeline_depth in 1..6usize,
+    ) {
+        // Up to `pipeline_depth` txns are prepared ahead of the leader's apply.
+        let (_, log) = run_actions(&actions, pipeline_depth);
+        let mut follower = DataTree::default();
+        for txn in &log {
+            let is_create_session = matches!(txn.body, zab_tree::TxnBody::CreateSession { .. });
+            prop_assert_eq!(txn.digest.is_none(), is_create_session);
+            let applied = follower.apply(txn);
+            prop_assert!(!applied.digest_mismatch);
+            if let Some(digest) = txn.digest {
+                prop_assert_eq!(follower.digest(), digest);
+            }
+        }
+    }
+
+    #[test]
     fn applying_the_same_log_on_two_replicas_gives_equal_trees(
         actions in prop::collection::vec(action_strategy(), 0..60),
     ) {

@@ -57,6 +57,7 @@ impl Leader {
     /// Applies a prepared txn, checking the tree's invariants.
     pub fn commit(&mut self, txn: &Txn) -> Applied {
         let applied = self.tree.apply(txn);
+        assert!(!applied.digest_mismatch, "the digest stamped at prepare differs after applying {txn:?}");
         self.prep.applied(txn.zxid);
         self.tree.check_invariants();
         self.log.push(txn.clone());
