@@ -3,9 +3,10 @@
 //!
 //! The contract:
 //! - [`ValidConfig::parse`] reads the two texts (the host reads the files; this module never does).
-//!   It accepts everything real ZooKeeper 3.8/3.9 accepts for the keys that change behaviour
-//!   (reference §6.1), and returns either a config plus warnings, or *every* error it found, each
-//!   naming the file, the line, the key and the expected form. It never panics, whatever the text.
+//!   It reads the keys that change behaviour (reference §6.1) as real ZooKeeper 3.8/3.9 does,
+//!   apart from the differences listed below, and returns either a config plus warnings, or
+//!   *every* error it found, each naming the file, the line, the key and the expected form. It
+//!   never panics, whatever the text.
 //! - Unknown keys are kept in [`ValidConfig::extra_keys`] (real ZooKeeper turns them into system
 //!   properties) and reported as warnings, so a typo never goes unnoticed.
 //! - [`ValidConfig::ensemble`] builds a config for tests and the simulator without any text, and
@@ -22,7 +23,9 @@
 //! - Hierarchical quorums (`group.N`, `weight.N`) and `dynamicConfigFile` are not supported and
 //!   are reported as errors rather than silently ignored.
 //! - Booleans must be spelled `true`/`false` (or `yes`/`no` for the keys that use that form);
-//!   Java would read any other word as false.
+//!   Java would read any other word as false. Numbers are unsigned decimal digits (a sign is
+//!   always a mistake for ids, ports and counts), except `-1` for the session timeouts and a
+//!   negative size limit, which mean "default" and "off" as in Java.
 //! - `commitLogCount` below 500 is accepted (with a warning) so small simulated runs can exercise
 //!   SNAP synchronisation; real ZooKeeper raises it to 500.
 
