@@ -81,6 +81,8 @@ enum Op {
     /// Whatever moves the client towards a session: fire its deadline, open the transport it asked
     /// for, or accept its handshake.
     Progress,
+    /// Jump to the client's deadline and fire it: afterwards the next deadline lies later.
+    FireDeadline,
     /// A reply to the oldest request in flight; `fits` picks a body of the right shape.
     ReplyHead {
         err: ErrorCode,
@@ -163,7 +165,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => other.clone().prop_map(|other| Op::TransportUp { other }),
         1 => other.clone().prop_map(|other| Op::TransportFailed { other }),
         1 => other.prop_map(|other| Op::TransportClosed { other }),
-        1 => (prop::bool::weighted(0.1), 0..8000u16)
+        1 => (prop::bool::weighted(0.1), prop_oneof![0..6u16, 0..8000u16])
             .prop_map(|(expired, timeout_ms)| Op::Accept { expired, timeout_ms }),
         14 => (error_code(), prop::bool::weighted(0.97), any::<u8>())
             .prop_map(|(err, fits, zxid)| Op::ReplyHead { err, fits, zxid }),
@@ -174,6 +176,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(event_type, path, zxid)| Op::Notify { event_type, path, zxid }),
         12 => request().prop_map(Op::Submit),
         6 => Just(Op::Progress),
+        2 => Just(Op::FireDeadline),
         1 => prop::bool::weighted(0.2).prop_map(|close| if close { Op::Close } else { Op::Timeout }),
         1 => (0..4usize).prop_map(Op::MoveTo),
         1 => Just(Op::AddAuth),
@@ -268,6 +271,18 @@ impl Run {
         }
         match op {
             Op::Advance(ms) => self.now = self.now.plus_ms(u64::from(ms)),
+            Op::FireDeadline => {
+                if let Some(at) = self.client.next_deadline() {
+                    self.now = self.now.max(at);
+                    input(&mut self.client, self.now, ClientInput::Timeout);
+                    let next = self.client.next_deadline();
+                    prop_assert!(
+                        next.is_none_or(|n| n > self.now),
+                        "deadline {next:?} not after {:?}",
+                        self.now
+                    );
+                }
+            }
             Op::Progress => {
                 let progress = match (self.client.connection_server(), self.awaiting_handshake) {
                     (None, _) => ClientInput::Timeout,
