@@ -116,7 +116,8 @@ fn print_sets(results: &[FileResult]) {
     println!(
         "per file), single-threaded. Porcupine: medians from `histories/INDEX.tsv` (GOMAXPROCS=2, measured"
     );
-    println!("on another 2-core machine, so the ratio is indicative, not side by side).\n");
+    println!("on another 2-core machine, so the ratio is indicative, not side by side).");
+    println!("Load average when the run started: {}.\n", load_average().unwrap_or_else(|| "n/a".to_string()));
     println!("| set | files | zab-check total ms | zab-check worst file (ms) | Porcupine total ms | Porcupine worst (ms) | speed-up |");
     println!("| --- | ---: | ---: | --- | ---: | --- | ---: |");
     for (label, prefix) in
@@ -211,6 +212,13 @@ fn stress(quick: bool) -> u8 {
         return crate::EXIT_SAFETY;
     }
     crate::EXIT_PASS
+}
+
+/// The 1-, 5- and 15-minute load averages, from /proc/loadavg: the machine is shared, and
+/// timings mean little without them.
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
 /// Peak resident memory of this process, from /proc/self/status.
