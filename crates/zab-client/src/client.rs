@@ -326,7 +326,9 @@ pub enum ClientError {
     /// The request was submitted after `close()`, or was still waiting when the session closed.
     /// It never reached a server.
     SessionClosed,
-    /// Authentication failed; the session is unusable. Final.
+    /// Authentication failed; the session is unusable. Final. (Requests that were already sent
+    /// when the AuthFailed reply arrived fail with ConnectionLoss instead: they may have been
+    /// applied.)
     AuthFailed,
     /// The server answered with this error code.
     Server(ErrorCode),
@@ -947,7 +949,7 @@ impl Client {
         if close {
             out.push(ClientAction::Close { server });
         }
-        self.fail_all(ClientError::ConnectionLoss, out);
+        self.fail_all(out);
         if self.closing {
             self.end(SessionState::Closed, out);
             return;
@@ -979,25 +981,35 @@ impl Client {
         }
     }
 
-    /// Enters a final state: every request not answered fails with the state's error.
+    /// Enters a final state. Requests still waiting fail with the state's error; requests already
+    /// sent fail with ConnectionLoss, because the server may have applied them (an AuthFailed reply
+    /// can overtake the replies of writes sent before the auth packet).
     fn end(&mut self, state: SessionState, out: &mut ClientOut) {
         debug_assert!(state.is_final(), "end() with {state:?}");
         self.phase = Phase::Ended;
         self.state = state;
         out.push(ClientAction::State(state));
+        self.fail_in_flight(out);
         let error = final_error(state).expect("final state");
-        self.fail_all(error, out);
+        for Pending { xid, request } in self.queued.drain(..) {
+            out.push(ClientAction::Completed { xid, request, result: Err(error.clone()) });
+        }
         self.watches = Watches::default();
     }
 
-    fn fail_all(&mut self, error: ClientError, out: &mut ClientOut) {
-        let in_flight = self.in_flight.drain(..).filter_map(|f| match f {
-            InFlight::App(p) => Some(p),
-            InFlight::SetWatches => None,
-        });
-        let pending: Vec<Pending> = in_flight.chain(self.queued.drain(..)).collect();
-        for Pending { xid, request } in pending {
-            out.push(ClientAction::Completed { xid, request, result: Err(error.clone()) });
+    /// Fails every request not answered, sent or waiting, with ConnectionLoss.
+    fn fail_all(&mut self, out: &mut ClientOut) {
+        self.fail_in_flight(out);
+        for Pending { xid, request } in self.queued.drain(..) {
+            out.push(ClientAction::Completed { xid, request, result: Err(ClientError::ConnectionLoss) });
+        }
+    }
+
+    fn fail_in_flight(&mut self, out: &mut ClientOut) {
+        for in_flight in self.in_flight.drain(..) {
+            if let InFlight::App(Pending { xid, request }) = in_flight {
+                out.push(ClientAction::Completed { xid, request, result: Err(ClientError::ConnectionLoss) });
+            }
         }
     }
 

@@ -72,7 +72,10 @@
 //!   `ConnectRequest`; no read-only mode, no SASL, no per-watcher objects (the application is the
 //!   one watcher), removeWatches has no `local` flag and checkWatches only checks.
 //! - Requests submitted after `close()` fail at once with [`ClientError::SessionClosed`] rather
-//!   than with ConnectionLoss, so a checker knows they never left the client.
+//!   than with ConnectionLoss, so a checker knows they never left the client. Conversely, requests
+//!   already sent when an AuthFailed reply ends the session fail with ConnectionLoss, not
+//!   AuthFailed: the auth reply can overtake the replies of earlier writes, which may still be
+//!   applied. Every non-ConnectionLoss error the client makes up itself means "never applied".
 //! - State events ([`ClientAction::State`]) are emitted on changes only: one `Disconnected` when a
 //!   connected session loses its server, not one per failed attempt.
 

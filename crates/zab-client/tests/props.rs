@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 use proptest::prelude::*;
 use zab_client::{
-    Client, ClientAction, ClientConfig, ClientInput, ClientOut, ConnectString, Instant, ServerAddress,
-    ServerIndex, Xid,
+    Client, ClientAction, ClientConfig, ClientError, ClientInput, ClientOut, ConnectString, Instant,
+    ServerAddress, ServerIndex, Xid,
 };
 use zab_tree::{
     session_password, AddWatchMode, ConnectResponse, CreateKind, ErrorCode, EventType, MultiResult,
@@ -211,6 +211,7 @@ struct Run {
     submitted: BTreeSet<Xid>,
     completed: BTreeSet<Xid>,
     last_sent_xid: Option<Xid>,
+    sent: BTreeSet<Xid>,
     last_zxid: Zxid,
     /// The client sent its handshake on the current connection and waits for the answer.
     awaiting_handshake: bool,
@@ -223,6 +224,7 @@ impl Run {
             match action {
                 ClientAction::Send { xid, request, .. } => {
                     if xid.0 > 0 {
+                        self.sent.insert(xid);
                         if let Some(last) = self.last_sent_xid {
                             prop_assert!(xid > last, "xid {xid:?} sent after {last:?}");
                         }
@@ -236,9 +238,18 @@ impl Run {
                     self.server.in_flight.clear();
                     self.awaiting_handshake = false;
                 }
-                ClientAction::Completed { xid, .. } => {
+                ClientAction::Completed { xid, result, .. } => {
                     prop_assert!(self.submitted.contains(&xid), "completion of unknown {xid:?}");
                     prop_assert!(self.completed.insert(xid), "{xid:?} completed twice");
+                    // A checker relies on this: only ConnectionLoss leaves the outcome open; any
+                    // other failure the client makes up concerns a request it never sent.
+                    let answered = matches!(
+                        result,
+                        Ok(_) | Err(ClientError::Server(_) | ClientError::MultiFailed { .. })
+                    );
+                    let made_up = !answered && result != Err(ClientError::ConnectionLoss);
+                    prop_assert!(!made_up || !self.sent.contains(&xid), "{xid:?} was sent, yet {result:?}");
+                    prop_assert!(!answered || self.sent.contains(&xid), "{xid:?} answered but never sent");
                 }
                 ClientAction::SendConnect { request, .. } => {
                     self.awaiting_handshake = true;
@@ -413,6 +424,7 @@ proptest! {
             submitted: BTreeSet::new(),
             completed: BTreeSet::new(),
             last_sent_xid: None,
+            sent: BTreeSet::new(),
             last_zxid: Zxid::ZERO,
             awaiting_handshake: false,
         };
