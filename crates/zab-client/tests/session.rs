@@ -264,6 +264,37 @@ fn hearing_from_the_server_postpones_the_read_timeout() {
     t.tick(); // the second ping
     assert_eq!(t.client.state(), SessionState::SyncConnected);
     assert_eq!(t.client.next_deadline(), Some(Instant::from_ms(3500)), "read timeout from 1500 ms");
+    let (xid, _) = t.submit(Request::Exists { path: "/n".to_string(), watch: true });
+    t.reply(server, xid, 0, ErrorCode::NoNode, None);
+    // Last heard at 2500 ms by that reply; the notification at 3400 ms moves the read timeout
+    // from 4500 ms to 5400 ms.
+    t.at_ms(3400);
+    t.notify(server, EventType::NodeCreated, "/n", 7);
+    t.at_ms(3500);
+    t.tick();
+    t.at_ms(4500);
+    assert_eq!(t.tick(), vec![ClientAction::Send { server, xid: Xid::PING, request: Request::Ping }]);
+    assert_eq!(
+        t.client.state(),
+        SessionState::SyncConnected,
+        "a notification counts as hearing from the server"
+    );
+}
+
+#[test]
+fn move_to_while_waiting_to_reconnect_connects_at_once_and_keeps_the_queued_requests() {
+    let cs = ConnectString::parse("1:2181,2:2181,3:2181").unwrap();
+    let mut t = Script::with_config(ClientConfig::new(cs, 6000, 7));
+    let first = t.connect();
+    t.step(ClientInput::TransportClosed { server: first });
+    assert_eq!(t.client.connection_server(), None, "waiting out the reconnect delay");
+    let (xid, _) = t.submit(get_data("/a", false));
+    let target = t.nth(2);
+    let mut out = Default::default();
+    t.client.move_to(t.now, target, &mut out).unwrap();
+    assert_eq!(out.actions, vec![ClientAction::Connect { server: target }]);
+    t.transport_up(target);
+    assert_eq!(sends(&t.accept(target, 6000)), vec![(xid, get_data("/a", false))]);
 }
 
 #[test]
