@@ -29,6 +29,46 @@
 //! 4. Reads are answered locally by [`DataTree::read`]; watches they ask for are registered with
 //!    [`WatchManager::register_for_read`].
 //!
+//! ```
+//! use zab_tree::{
+//!     AuthIds, CreateKind, DataTree, EventType, PrepContext, Preparer, Request, Response, SessionId,
+//!     SessionStatus, Txn, WatchManager, Zxid, OPEN_ACL_UNSAFE,
+//! };
+//!
+//! let mut tree = DataTree::default();
+//! let mut prep = Preparer::new();
+//! let mut watches = WatchManager::<u32>::new(); // watcher = the server's connection id
+//! watches.add_child_watch("/", 7);
+//!
+//! let auth = AuthIds::from_ip("127.0.0.1");
+//! let ctx = PrepContext {
+//!     session: SessionId(0x100),
+//!     cxid: 1,
+//!     zxid: Zxid::new(1, 1),
+//!     time_ms: 1_700_000_000_000,
+//!     auth: &auth,
+//!     session_status: SessionStatus::Active,
+//! };
+//! let req = Request::Create {
+//!     path: "/app".into(),
+//!     data: Some(b"v1".to_vec()),
+//!     acl: OPEN_ACL_UNSAFE.clone(),
+//!     flags: 0,
+//!     kind: CreateKind::Create,
+//! };
+//! assert!(!req.exceeds_size_limit());
+//! let txn = prep.prepare(&tree, &ctx, &req);
+//! let logged = txn.encode(); // proposed, persisted, committed ...
+//! let applied = tree.apply(&Txn::decode(&logged).expect("own encoding"));
+//! prep.applied(txn.zxid);
+//!
+//! assert_eq!(applied.result, Ok(Response::Create { path: "/app".into() }));
+//! assert!(!applied.digest_mismatch);
+//! let events = watches.trigger(&applied.triggers, |_conn, _acl| true);
+//! assert_eq!(events.len(), 1);
+//! assert_eq!((events[0].0, events[0].1.event_type), (7, EventType::NodeChildrenChanged));
+//! ```
+//!
 //! Sessions: [`Preparer::prepare_create_session`] / [`Preparer::prepare_close_session`] make
 //! the txns; the sessions table lives in the tree and changes only in `apply`, so every path
 //! that applies txns (broadcast, sync, log replay) keeps it right.
