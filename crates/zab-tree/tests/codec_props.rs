@@ -20,6 +20,23 @@ proptest! {
     }
 
     #[test]
+    fn txns_and_their_requests_survive_a_json_round_trip_for_traces(
+        actions in prop::collection::vec(action_strategy(), 1..30),
+    ) {
+        let (_, log) = run_actions(&actions, 2);
+        for txn in &log {
+            let json = serde_json::to_string(txn).expect("serializes");
+            prop_assert_eq!(&serde_json::from_str::<Txn>(&json).expect("deserializes"), txn);
+        }
+        for action in &actions {
+            if let common::Action::Write(_, req) = action {
+                let json = serde_json::to_string(req).expect("serializes");
+                prop_assert_eq!(&serde_json::from_str::<zab_tree::Request>(&json).expect("deserializes"), req);
+            }
+        }
+    }
+
+    #[test]
     fn txn_decode_returns_an_error_for_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         // Must not panic; any Ok must re-encode to the same bytes.
         if let Ok(txn) = Txn::decode(&bytes) {
