@@ -49,9 +49,11 @@ pub struct Cluster {
     pub nodes: BTreeMap<ServerId, Node>,
     /// Live quorum connections, as (lower id, higher id).
     connections: BTreeSet<(ServerId, ServerId)>,
-    /// Packets in flight per directed link.
-    links: BTreeMap<(ServerId, ServerId), VecDeque<QuorumPacket>>,
-    election: BTreeMap<(ServerId, ServerId), VecDeque<Notification>>,
+    /// Packets in flight per directed link, each with its global send number.
+    links: BTreeMap<(ServerId, ServerId), VecDeque<(u64, QuorumPacket)>>,
+    election: BTreeMap<(ServerId, ServerId), VecDeque<(u64, Notification)>>,
+    /// Global send counter: messages are delivered in the order they were sent.
+    sent: u64,
     /// Directed links that drop everything (a partition).
     blocked: BTreeSet<(ServerId, ServerId)>,
     /// Connects requested and not yet answered.
@@ -92,6 +94,7 @@ impl Cluster {
             connections: BTreeSet::new(),
             links: BTreeMap::new(),
             election: BTreeMap::new(),
+            sent: 0,
             blocked: BTreeSet::new(),
             connecting: VecDeque::new(),
             clients: BTreeMap::new(),
@@ -131,6 +134,24 @@ impl Cluster {
                 false
             }
         }
+    }
+
+    /// Crashes node `id` after the first `ops` of its pending disk operations (in issue order)
+    /// reached the disk: a crash in the middle of a request, e.g. after an epoch's temp file was
+    /// written but before the rename.
+    pub fn crash_keeping(&mut self, id: ServerId, ops: usize) {
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let mut left = ops;
+        'outer: for (_, batch) in &node.pending_io {
+            for op in batch {
+                if left == 0 {
+                    break 'outer;
+                }
+                node.disk.apply(op);
+                left -= 1;
+            }
+        }
+        self.crash(id);
     }
 
     /// Crashes node `id`: its replica is dropped, pending disk writes are lost, connections reset.
@@ -239,18 +260,24 @@ impl Cluster {
             self.establish(a, b);
             return true;
         }
-        let next_link = self.links.iter().find(|(_, q)| !q.is_empty()).map(|(k, _)| *k);
-        if let Some((from, to)) = next_link {
-            let msg = self.links.get_mut(&(from, to)).and_then(|q| q.pop_front()).expect("non-empty");
+        // The oldest message in flight goes first (FIFO per link holds a fortiori).
+        let next_link = self.links.iter().filter_map(|(k, q)| q.front().map(|(seq, _)| (*seq, *k))).min();
+        let next_el = self.election.iter().filter_map(|(k, q)| q.front().map(|(seq, _)| (*seq, *k))).min();
+        let quorum_first = match (next_link, next_el) {
+            (Some(a), Some(b)) => a.0 < b.0,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if let (true, Some((_, (from, to)))) = (quorum_first, next_link) {
+            let (_, msg) = self.links.get_mut(&(from, to)).and_then(|q| q.pop_front()).expect("non-empty");
             if self.verbose || !matches!(msg, QuorumPacket::Ping { .. }) {
                 self.log.push(format!("{from}->{to} {}", msg.summary()));
             }
             self.input(to, Input::Received { from, msg });
             return true;
         }
-        let next_el = self.election.iter().find(|(_, q)| !q.is_empty()).map(|(k, _)| *k);
-        if let Some((from, to)) = next_el {
-            let n = self.election.get_mut(&(from, to)).and_then(|q| q.pop_front()).expect("non-empty");
+        if let Some((_, (from, to))) = next_el {
+            let (_, n) = self.election.get_mut(&(from, to)).and_then(|q| q.pop_front()).expect("non-empty");
             if self.verbose {
                 self.log.push(format!("{from}->{to} vote {:?}", n));
             }
@@ -315,13 +342,15 @@ impl Cluster {
                 Action::Send { to, msg } => {
                     let key = (id.min(to), id.max(to));
                     if self.connections.contains(&key) && !self.blocked.contains(&(id, to)) {
-                        self.links.entry((id, to)).or_default().push_back(msg);
+                        self.sent += 1;
+                        self.links.entry((id, to)).or_default().push_back((self.sent, msg));
                     }
                 }
                 Action::SendElection { to, n } => {
                     let up = self.nodes.get(&to).is_some_and(|n| n.replica.is_some());
                     if up && !self.blocked.contains(&(id, to)) {
-                        self.election.entry((id, to)).or_default().push_back(n);
+                        self.sent += 1;
+                        self.election.entry((id, to)).or_default().push_back((self.sent, n));
                     }
                 }
                 Action::Connect { peer } => self.connecting.push_back((id, peer)),

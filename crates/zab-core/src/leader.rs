@@ -68,6 +68,7 @@ pub(crate) struct Leader {
     /// Voters (this leader included) that sent FOLLOWERINFO: the epoch is fixed once a quorum.
     connecting: BTreeSet<ServerId>,
     epoch_acks: BTreeSet<ServerId>,
+    current_requested: bool,
     current_persisted: bool,
     newleader_acks: BTreeSet<ServerId>,
     pub established: bool,
@@ -113,6 +114,7 @@ impl Replica {
             epoch_persisted: false,
             connecting: [me].into_iter().collect(),
             epoch_acks: BTreeSet::new(),
+            current_requested: false,
             current_persisted: false,
             newleader_acks: BTreeSet::new(),
             established: false,
@@ -318,10 +320,11 @@ impl Replica {
         if !l.epoch_persisted || l.current_persisted || !self.cfg.is_quorum(&l.epoch_acks) {
             return;
         }
-        if self.current_epoch == l.epoch {
+        if l.current_requested {
             return; // already being written
         }
         let epoch = l.epoch;
+        self.leader_mut().current_requested = true;
         self.timers.set(TimerKind::Limit, self.now.plus_ms(self.cfg.init_timeout_ms()));
         self.persist_epoch(EpochFile::Current, epoch, out);
     }
@@ -511,11 +514,23 @@ impl Replica {
         let epoch = l.epoch;
         let acks: Vec<ServerId> = l.newleader_acks.iter().copied().collect();
         let history_end = l.history_end;
+        let initial_counter = self
+            .cfg
+            .extra_keys()
+            .get("zookeeper.testingonly.initialZxid")
+            .and_then(|v| parse_counter(v.trim()));
         let l = self.leader_mut();
         l.established = true;
         l.phase = Phase::Broadcast;
         l.last_committed = history_end;
         l.last_proposed = Zxid::new(epoch.0, 0).max(history_end);
+        if let Some(counter) = initial_counter.filter(|_| epoch == Epoch(1)) {
+            // zookeeper.testingonly.initialZxid: start the first epoch's counter high, to reach
+            // the counter-exhaustion path without four billion writes.
+            if l.last_proposed.counter() < counter {
+                l.last_proposed = Zxid::new(epoch.0, counter);
+            }
+        }
         out.event(CoreEvent::LeaderEstablished { epoch, acks });
         marks::hit("leader: established on a NEWLEADER quorum");
         self.confirm_upto(history_end, out);
@@ -748,7 +763,13 @@ impl Replica {
         let mut lagging = Vec::new();
         let mut synced: BTreeSet<ServerId> = [me].into_iter().collect();
         for (id, h) in &l.handlers {
-            out.send(*id, QuorumPacket::Ping { zxid: last_proposed, touched: Vec::new() });
+            // Pings go through the handler's sender, which starts once NEWLEADER is queued.
+            if matches!(
+                h.state,
+                HandlerState::AwaitNewLeaderAck | HandlerState::AwaitEstablished | HandlerState::Synced
+            ) {
+                out.send(*id, QuorumPacket::Ping { zxid: last_proposed, touched: Vec::new() });
+            }
             let limit = if h.state == HandlerState::Synced { sync_ms } else { init_ms + sync_ms };
             let silent_ms = now.0.saturating_sub(h.last_heard.0) / 1_000_000;
             let oldest_unacked_ms =
@@ -882,6 +903,14 @@ const SNAPSHOT_SIZE_FLOOR: usize = 64 * 1024;
 
 /// The wall-clock time (ms since 1970) that a server's local clock origin stands for: 2026-01-01.
 pub const WALL_CLOCK_ORIGIN_MS: i64 = 1_767_225_600_000;
+
+/// A zxid counter written in decimal or `0x` hex.
+fn parse_counter(text: &str) -> Option<u32> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
 
 enum SyncPlan {
     Diff { from: Zxid },

@@ -157,13 +157,16 @@ impl Replica {
                 QuorumPacket::Inform { txn },
             ) => self.on_inform(txn, out),
             (LearnerState::AwaitUpToDate, QuorumPacket::UpToDate) => self.on_uptodate(out),
-            (_, QuorumPacket::Ping { zxid, .. }) => {
+            (LearnerState::Broadcast, QuorumPacket::Ping { zxid, .. }) => {
                 let touched = self.clients.take_touched();
                 let leader = self.learner_ref().leader;
                 out.send(leader, QuorumPacket::Ping { zxid, touched });
             }
             (LearnerState::Broadcast, QuorumPacket::RevalidateReply { session, valid }) => {
                 self.clients.finish_revalidate(session, valid, out);
+            }
+            (_, QuorumPacket::Ping { .. }) => {
+                // The sync loop does not answer pings; the leader's read timeout covers it.
             }
             (LearnerState::Broadcast, QuorumPacket::Sync { session, cxid }) => {
                 self.clients.complete_sync(session, cxid, &self.db.tree, out);

@@ -510,6 +510,10 @@ impl Replica {
                 }
             }
             IoPurpose::Epoch { file, epoch } => {
+                match file {
+                    EpochFile::Accepted => self.accepted_epoch = epoch,
+                    EpochFile::Current => self.current_epoch = epoch,
+                }
                 out.event(CoreEvent::EpochPersisted { file, epoch });
                 match &self.role {
                     RoleState::Leading(_) => self.leader_epoch_persisted(file, epoch, out),
@@ -557,10 +561,8 @@ impl Replica {
             EpochFile::Current => persist::CURRENT_EPOCH_FILE,
         };
         let ops = persist::epoch_file_ops(name, epoch);
-        match file {
-            EpochFile::Accepted => self.accepted_epoch = epoch,
-            EpochFile::Current => self.current_epoch = epoch,
-        }
+        // The in-memory copy changes only once the file is durable, as the real server writes
+        // the file before updating its field.
         self.persist(ops, IoPurpose::Epoch { file, epoch }, out);
     }
 
