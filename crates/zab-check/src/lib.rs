@@ -1,5 +1,6 @@
-//! History checkers for zabsim: a fast linearizability search, the models it checks against, and
-//! readers for third-party histories with known verdicts.
+//! History checkers for zabsim: a fast linearizability search, the models it checks against,
+//! readers for third-party histories with known verdicts, and the cross-replica invariants of
+//! ZAB over zabsim traces ([`invariants`]).
 //!
 //! # Checking a history
 //!
@@ -38,6 +39,7 @@ pub mod formats;
 pub mod generate;
 mod hash;
 mod history;
+pub mod invariants;
 mod memo;
 mod model;
 pub mod models;

@@ -55,8 +55,8 @@ mod tests {
             next
         };
         assert_eq!(step(false, MutexOp::Acquire), [true]);
-        assert_eq!(step(true, MutexOp::Acquire), []);
+        assert_eq!(step(true, MutexOp::Acquire), Vec::<bool>::new());
         assert_eq!(step(true, MutexOp::Release), [false]);
-        assert_eq!(step(false, MutexOp::Release), []);
+        assert_eq!(step(false, MutexOp::Release), Vec::<bool>::new());
     }
 }
