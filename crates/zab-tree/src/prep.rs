@@ -126,14 +126,15 @@ impl Preparer {
         self.delta = 0;
         let mut paths: BTreeSet<String> = tree.ephemerals_of(ctx.session).map(str::to_string).collect();
         for (path, record) in &self.outstanding {
+            // The pending state decides: a path deleted, or deleted and re-created as some other
+            // node (a multi can do both), is no longer this session's ephemeral.
             match &record.node {
                 Some(node) if node.stat.ephemeral_session() == Some(ctx.session) => {
                     paths.insert(path.clone());
                 }
-                None => {
+                _ => {
                     paths.remove(path);
                 }
-                Some(_) => {}
             }
         }
         for path in &paths {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::jute::{self, Counter, Sink};
+use crate::jute::{self, Counter, DecodeError, Reader, Sink};
 use crate::{Acl, ErrorCode, SessionId, Stat, Zxid};
 
 /// A request body of this many bytes or more is refused: the server closes the connection and
@@ -18,6 +18,9 @@ macro_rules! numbered_enum {
         $vis enum $name { $($(#[$doc])* $variant,)* }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
             /// The numeric value on the wire.
             pub const fn code(self) -> i32 {
                 match self { $($name::$variant => $code,)* }
@@ -431,6 +434,138 @@ impl Request {
         let mut out = Vec::with_capacity(64);
         self.encode_into(&mut out);
         out
+    }
+
+    /// Decodes a request body that arrived with this opcode (the inverse of
+    /// [`Request::encode_body`]). Never panics: bad bytes, trailing bytes and opcodes that are
+    /// not requests this crate models (reconfig, sasl, whoAmI, multiRead, ...) are errors.
+    pub fn decode_body(opcode: OpCode, body: &[u8]) -> Result<Request, DecodeError> {
+        let mut r = Reader::new(body);
+        let req = Request::read(&mut r, opcode, false)?;
+        r.finish("request body")?;
+        Ok(req)
+    }
+
+    fn read(r: &mut Reader<'_>, opcode: OpCode, in_multi: bool) -> Result<Request, DecodeError> {
+        let create = |r: &mut Reader<'_>| -> Result<Request, DecodeError> {
+            let path = r.string("create path")?;
+            let data = r.buffer("create data")?;
+            let acl = r.acl("create ACL")?;
+            let flags = r.i32("create flags")?;
+            let kind = match opcode {
+                OpCode::Create => CreateKind::Create,
+                OpCode::Create2 => CreateKind::Create2,
+                OpCode::CreateContainer => CreateKind::Container,
+                _ => CreateKind::Ttl(r.i64("TTL")?),
+            };
+            Ok(Request::Create { path, data, acl, flags, kind })
+        };
+        let watch_mode = |r: &mut Reader<'_>| -> Result<(String, WatcherType), DecodeError> {
+            let path = r.string("path")?;
+            let at = r.offset();
+            let code = r.i32("watcher type")?;
+            let t = WatcherType::from_code(code)
+                .ok_or_else(|| r.error_at(at, format!("a watcher type 1..=5, found {code}")))?;
+            Ok((path, t))
+        };
+        let multi_ops_only = matches!(
+            opcode,
+            OpCode::Create
+                | OpCode::Create2
+                | OpCode::CreateContainer
+                | OpCode::CreateTtl
+                | OpCode::Delete
+                | OpCode::SetData
+                | OpCode::Check
+        );
+        if in_multi && !multi_ops_only {
+            return Err(
+                r.error(format!("a create, delete, setData or check inside a multi, found {opcode:?}"))
+            );
+        }
+        Ok(match opcode {
+            OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => create(r)?,
+            OpCode::Delete => Request::Delete { path: r.string("delete path")?, version: r.i32("version")? },
+            OpCode::Check => Request::Check { path: r.string("check path")?, version: r.i32("version")? },
+            OpCode::Exists => Request::Exists { path: r.string("path")?, watch: r.bool("watch flag")? },
+            OpCode::GetData => Request::GetData { path: r.string("path")?, watch: r.bool("watch flag")? },
+            OpCode::GetChildren => {
+                Request::GetChildren { path: r.string("path")?, watch: r.bool("watch flag")? }
+            }
+            OpCode::GetChildren2 => {
+                Request::GetChildren2 { path: r.string("path")?, watch: r.bool("watch flag")? }
+            }
+            OpCode::SetData => Request::SetData {
+                path: r.string("setData path")?,
+                data: r.buffer("setData data")?,
+                version: r.i32("version")?,
+            },
+            OpCode::GetAcl => Request::GetAcl { path: r.string("path")? },
+            OpCode::SetAcl => Request::SetAcl {
+                path: r.string("setACL path")?,
+                acl: r.acl("setACL ACL")?,
+                version: r.i32("version")?,
+            },
+            OpCode::GetAllChildrenNumber => Request::GetAllChildrenNumber { path: r.string("path")? },
+            OpCode::GetEphemerals => Request::GetEphemerals { prefix: r.string("prefix")? },
+            OpCode::Sync => Request::Sync { path: r.string("path")? },
+            OpCode::DeleteContainer => Request::DeleteContainer { path: r.string("path")? },
+            OpCode::AddWatch => {
+                let path = r.string("path")?;
+                let at = r.offset();
+                let code = r.i32("addWatch mode")?;
+                let mode = AddWatchMode::from_code(code)
+                    .ok_or_else(|| r.error_at(at, format!("an addWatch mode 0 or 1, found {code}")))?;
+                Request::AddWatch { path, mode }
+            }
+            OpCode::RemoveWatches => {
+                let (path, watcher_type) = watch_mode(r)?;
+                Request::RemoveWatches { path, watcher_type }
+            }
+            OpCode::CheckWatches => {
+                let (path, watcher_type) = watch_mode(r)?;
+                Request::CheckWatches { path, watcher_type }
+            }
+            OpCode::SetWatches | OpCode::SetWatches2 => {
+                let mut w = SetWatches {
+                    relative_zxid: Zxid(r.i64("relative zxid")? as u64),
+                    data: r.strings("data watches")?,
+                    exist: r.strings("exist watches")?,
+                    child: r.strings("child watches")?,
+                    ..SetWatches::default()
+                };
+                if opcode == OpCode::SetWatches2 {
+                    w.persistent = r.strings("persistent watches")?;
+                    w.persistent_recursive = r.strings("persistent recursive watches")?;
+                }
+                Request::SetWatches(w)
+            }
+            OpCode::Auth => {
+                r.i32("auth type")?;
+                let scheme = r.string("auth scheme")?;
+                let auth = r.buffer("auth data")?.unwrap_or_default();
+                Request::Auth { scheme, auth }
+            }
+            OpCode::Multi => {
+                let mut ops = Vec::new();
+                loop {
+                    let at = r.offset();
+                    let code = r.i32("multi header type")?;
+                    let done = r.bool("multi header done flag")?;
+                    r.i32("multi header error")?;
+                    if done {
+                        break;
+                    }
+                    let op = OpCode::from_code(code)
+                        .ok_or_else(|| r.error_at(at, format!("a multi op type, found {code}")))?;
+                    ops.push(Request::read(r, op, true)?);
+                }
+                Request::Multi(ops)
+            }
+            OpCode::CloseSession => Request::CloseSession,
+            OpCode::Ping => Request::Ping,
+            other => return Err(r.error(format!("a request this server models, found opcode {other:?}"))),
+        })
     }
 
     fn encode_into(&self, out: &mut impl Sink) {

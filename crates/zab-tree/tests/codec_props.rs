@@ -113,3 +113,111 @@ fn decode_errors_say_where_and_what() {
     assert_eq!(err.offset, 28);
     assert!(err.expected.contains("txn type"), "{err}");
 }
+
+fn every_kind_of_request() -> Vec<zab_tree::Request> {
+    use zab_tree::proto::CreateKind;
+    use zab_tree::{AddWatchMode, Request, SetWatches, WatcherType, Zxid, OPEN_ACL_UNSAFE};
+    let create = |kind| Request::Create {
+        path: "/a".into(),
+        data: Some(b"x".to_vec()),
+        acl: OPEN_ACL_UNSAFE.clone(),
+        flags: 2,
+        kind,
+    };
+    let watches = SetWatches {
+        relative_zxid: Zxid::new(2, 9),
+        data: vec!["/d".into()],
+        exist: vec!["/e".into(), "/f".into()],
+        child: vec![],
+        persistent: vec![],
+        persistent_recursive: vec![],
+    };
+    vec![
+        create(CreateKind::Create),
+        create(CreateKind::Create2),
+        create(CreateKind::Container),
+        create(CreateKind::Ttl(60_000)),
+        Request::Delete { path: "/a".into(), version: 3 },
+        Request::Exists { path: "/a".into(), watch: true },
+        Request::GetData { path: "/a".into(), watch: false },
+        Request::SetData { path: "/a".into(), data: None, version: -1 },
+        Request::GetAcl { path: "/a".into() },
+        Request::SetAcl { path: "/a".into(), acl: OPEN_ACL_UNSAFE.clone(), version: 0 },
+        Request::GetChildren { path: "/".into(), watch: true },
+        Request::GetChildren2 { path: "/".into(), watch: false },
+        Request::GetAllChildrenNumber { path: "/".into() },
+        Request::GetEphemerals { prefix: "".into() },
+        Request::Check { path: "/a".into(), version: 1 },
+        Request::Multi(vec![create(CreateKind::Create), Request::Check { path: "/a".into(), version: 0 }]),
+        Request::Multi(vec![]),
+        Request::Sync { path: "/".into() },
+        Request::AddWatch { path: "/a".into(), mode: AddWatchMode::PersistentRecursive },
+        Request::RemoveWatches { path: "/a".into(), watcher_type: WatcherType::Any },
+        Request::CheckWatches { path: "/a".into(), watcher_type: WatcherType::Children },
+        Request::SetWatches(watches.clone()),
+        Request::SetWatches(SetWatches { persistent_recursive: vec!["/r".into()], ..watches }),
+        Request::Auth { scheme: "digest".into(), auth: b"u:p".to_vec() },
+        Request::DeleteContainer { path: "/c".into() },
+        Request::CloseSession,
+        Request::Ping,
+    ]
+}
+
+#[test]
+fn every_request_kind_decodes_from_its_own_body() {
+    for req in every_kind_of_request() {
+        let body = req.encode_body();
+        assert_eq!(body.len(), req.wire_len(), "{req:?}");
+        assert_eq!(zab_tree::Request::decode_body(req.opcode(), &body), Ok(req.clone()));
+    }
+}
+
+#[test]
+fn request_bodies_refuse_trailing_bytes_unknown_modes_and_nested_multis() {
+    use zab_tree::{OpCode, Request};
+    let mut body = Request::Sync { path: "/".into() }.encode_body();
+    body.push(0);
+    assert!(Request::decode_body(OpCode::Sync, &body).is_err());
+    let mut watch =
+        Request::AddWatch { path: "/".into(), mode: zab_tree::AddWatchMode::Persistent }.encode_body();
+    let n = watch.len();
+    watch[n - 1] = 9;
+    let err = Request::decode_body(OpCode::AddWatch, &watch).expect_err("mode 9");
+    assert!(err.expected.contains("addWatch mode"), "{err}");
+    let nested = Request::Multi(vec![Request::Multi(vec![])]).encode_body();
+    assert!(Request::decode_body(OpCode::Multi, &nested).is_err());
+    assert!(Request::decode_body(OpCode::Reconfig, &[]).is_err());
+}
+
+proptest! {
+    #[test]
+    fn prepared_requests_decode_from_their_own_bodies(actions in prop::collection::vec(action_strategy(), 1..30)) {
+        for action in &actions {
+            let common::Action::Write(_, req) = action else { continue };
+            let decoded = zab_tree::Request::decode_body(req.opcode(), &req.encode_body());
+            // Only creates, deletes, setData and checks can travel inside a multi.
+            let wire_valid = match req {
+                zab_tree::Request::Multi(ops) => ops.iter().all(|op| !matches!(op, zab_tree::Request::SetAcl { .. })),
+                _ => true,
+            };
+            if wire_valid {
+                prop_assert_eq!(decoded.as_ref(), Ok(req));
+            } else {
+                prop_assert!(decoded.is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn request_decoding_never_panics_on_arbitrary_bytes(
+        opcode in prop::sample::select(zab_tree::OpCode::ALL.to_vec()),
+        bytes in prop::collection::vec(any::<u8>(), 0..120),
+    ) {
+        if let Ok(req) = zab_tree::Request::decode_body(opcode, &bytes) {
+            // setWatches2 with empty persistent lists re-encodes as the shorter setWatches.
+            if req.opcode() == opcode {
+                prop_assert_eq!(req.wire_len(), bytes.len());
+            }
+        }
+    }
+}

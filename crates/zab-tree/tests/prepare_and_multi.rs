@@ -182,3 +182,20 @@ fn a_multi_fires_its_watches_in_op_order() {
         ]
     );
 }
+
+#[test]
+fn close_session_skips_an_ephemeral_that_a_pending_multi_replaced_with_a_persistent_node() {
+    let mut l = Leader::default();
+    let (owner, other) = (SessionId(3), SessionId(1));
+    let auth = AuthIds::new();
+    l.open_session(owner);
+    l.write_as(owner, &auth, create_with("/b", 1, CreateKind::Create));
+    let replace = l.prepare(other, &auth, &Request::Multi(vec![delete("/b"), create("/b")]));
+    let child = l.prepare(other, &auth, &create("/b/a"));
+    let close = l.prepare(owner, &auth, &Request::CloseSession);
+    assert_eq!(close.body, TxnBody::CloseSession { paths_to_delete: vec![] });
+    for txn in [&replace, &child, &close] {
+        l.commit(txn);
+    }
+    assert!(l.tree.node("/b/a").is_some(), "the persistent replacement and its child survive");
+}
