@@ -244,6 +244,12 @@ pub enum Event {
         zxid: u64,
         reason: CloseReason,
     },
+    /// A server hit something a real server would log at ERROR (a peer sent garbage, a commit for
+    /// an unknown txn, a failed disk write) and dealt with it as `message` says.
+    ServerError {
+        node: NodeId,
+        message: String,
+    },
     /// Periodic or final summary of one replica's state.
     Digest {
         node: NodeId,

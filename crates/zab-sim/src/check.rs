@@ -1,0 +1,333 @@
+//! Step invariants and end-of-run checks over trace events.
+//!
+//! [`Invariants`] reads the events of a run one at a time (live, during the run, or from a trace
+//! file) and reports the first violation of a ZAB invariant (reference §1.6):
+//!
+//! - `one-leader-per-epoch`: at most one server establishes leadership in an epoch;
+//! - `quorum-commit`: a commit's ACK set is a quorum of voters (observers never count);
+//! - `agreement`: every server that applies zxid z applies the same txn (same content hash);
+//! - `apply-order`: each server applies zxids in strictly increasing order within an incarnation;
+//! - `ack-after-durable`: a server ACKs zxid z only after z is durable on its disk;
+//! - `epoch-monotonic`: a server's acceptedEpoch never goes back (unless its disk was wiped);
+//! - `session-order`: replies to one session never go back in zxid;
+//! - `acknowledged-write-lost`: at the end, a write a client saw succeed at zxid z is applied on
+//!   every live server that is up to date (checked by [`Invariants::finish`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use zab_trace::{Event, NodeId, Outcome};
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The checker's name (what `[expect] violation = ...` names).
+    pub checker: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.checker, self.message)
+    }
+}
+
+/// The state the invariant checkers keep between events.
+pub struct Invariants {
+    voters: BTreeSet<NodeId>,
+    leaders: BTreeMap<u32, NodeId>,
+    applied_hash: BTreeMap<u64, u64>,
+    last_applied: BTreeMap<NodeId, u64>,
+    durable: BTreeMap<NodeId, u64>,
+    accepted_epoch: BTreeMap<NodeId, u32>,
+    session_zxid: BTreeMap<u64, u64>,
+    /// Writes a client saw succeed: zxid → session.
+    acknowledged: BTreeMap<u64, u64>,
+    /// Invoked writes not yet completed: (client, xid).
+    open_writes: BTreeSet<(u32, i32)>,
+    pub events: u64,
+}
+
+impl Invariants {
+    /// Checkers for an ensemble whose voters are `voters`.
+    pub fn new(voters: impl IntoIterator<Item = NodeId>) -> Invariants {
+        Invariants {
+            voters: voters.into_iter().collect(),
+            leaders: BTreeMap::new(),
+            applied_hash: BTreeMap::new(),
+            last_applied: BTreeMap::new(),
+            durable: BTreeMap::new(),
+            accepted_epoch: BTreeMap::new(),
+            session_zxid: BTreeMap::new(),
+            acknowledged: BTreeMap::new(),
+            open_writes: BTreeSet::new(),
+            events: 0,
+        }
+    }
+
+    /// Checks one event.
+    pub fn observe(&mut self, ev: &Event) -> Result<(), Violation> {
+        self.events += 1;
+        let fail = |checker: &str, message: String| Err(Violation { checker: checker.to_string(), message });
+        match ev {
+            Event::LeaderEstablished { node, epoch, acks } => {
+                if let Some(prev) = self.leaders.insert(*epoch, *node) {
+                    if prev != *node {
+                        return fail(
+                            "one-leader-per-epoch",
+                            format!("servers {prev} and {node} both established leadership in epoch {epoch}"),
+                        );
+                    }
+                }
+                self.check_quorum("quorum-commit", acks, || {
+                    format!("leader {node} established epoch {epoch}")
+                })?;
+            }
+            Event::Committed { node, zxid, acks } => {
+                self.check_quorum("quorum-commit", acks, || format!("leader {node} committed {zxid:#x}"))?;
+            }
+            Event::Applied { node, zxid, hash } => {
+                if let Some(h) = self.applied_hash.insert(*zxid, *hash) {
+                    if h != *hash {
+                        return fail(
+                            "agreement",
+                            format!(
+                                "server {node} applied txn {hash:#x} at {zxid:#x}, another server {h:#x}"
+                            ),
+                        );
+                    }
+                }
+                let last = self.last_applied.entry(*node).or_default();
+                if *zxid <= *last {
+                    return fail("apply-order", format!("server {node} applied {zxid:#x} after {last:#x}"));
+                }
+                *last = *zxid;
+            }
+            Event::Durable { node, upto } => {
+                self.durable.insert(*node, *upto);
+            }
+            Event::Truncated { node, to } => {
+                let d = self.durable.entry(*node).or_default();
+                *d = (*d).min(*to);
+            }
+            Event::SnapInstalled { node, zxid } => {
+                self.durable.insert(*node, *zxid);
+                self.last_applied.insert(*node, *zxid);
+            }
+            Event::AckSent { node, zxid } => {
+                // ACKs of a new epoch's NEWLEADER carry (e, 0) and promise the synced history.
+                let durable = self.durable.get(node).copied().unwrap_or(0);
+                if *zxid & 0xffff_ffff != 0 && *zxid > durable {
+                    return fail(
+                        "ack-after-durable",
+                        format!("server {node} ACKed {zxid:#x} while durable only up to {durable:#x}"),
+                    );
+                }
+            }
+            Event::Role { node, accepted_epoch, .. } => {
+                let prev = self.accepted_epoch.entry(*node).or_default();
+                if *accepted_epoch < *prev {
+                    return fail(
+                        "epoch-monotonic",
+                        format!("server {node} acceptedEpoch went from {prev} to {accepted_epoch}"),
+                    );
+                }
+                *prev = *accepted_epoch;
+            }
+            Event::Crash { node } => {
+                // Memory is gone: the next incarnation replays its log from the start.
+                self.last_applied.remove(node);
+                self.durable.remove(node);
+            }
+            Event::DiskFault { node, fault } if fault.starts_with("wipe") => {
+                self.accepted_epoch.remove(node);
+            }
+            Event::Invoke { client, xid, op, .. } if crate::workload::is_write(op) => {
+                self.open_writes.insert((*client, *xid));
+            }
+            Event::Complete { client, xid, session, zxid: Some(z), result } => {
+                let write = self.open_writes.remove(&(*client, *xid));
+                let seen = self.session_zxid.entry(*session).or_default();
+                if *z < *seen {
+                    return fail(
+                        "session-order",
+                        format!("session {session:#x} got a reply at {z:#x} after one at {seen:#x}"),
+                    );
+                }
+                *seen = *z;
+                if write && matches!(result, Outcome::Ok { .. }) {
+                    self.acknowledged.insert(*z, *session);
+                }
+            }
+            Event::Complete { client, xid, .. } => {
+                self.open_writes.remove(&(*client, *xid));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// End-of-run check: every acknowledged write is applied, with one agreed content, on the
+    /// servers listed in `applied_upto` (each up-to-date live server and the zxid it applied up to).
+    pub fn finish(&self, applied_upto: &BTreeMap<NodeId, u64>) -> Result<(), Violation> {
+        for (zxid, session) in &self.acknowledged {
+            for (node, upto) in applied_upto {
+                if upto < zxid {
+                    return Err(Violation {
+                        checker: "acknowledged-write-lost".to_string(),
+                        message: format!(
+                            "session {session:#x} saw a write succeed at {zxid:#x}, server {node} ends at {upto:#x}"
+                        ),
+                    });
+                }
+            }
+            if !applied_upto.is_empty() && !self.applied_hash.contains_key(zxid) {
+                return Err(Violation {
+                    checker: "acknowledged-write-lost".to_string(),
+                    message: format!("session {session:#x} saw a write succeed at {zxid:#x}, never applied"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_quorum(
+        &self,
+        checker: &str,
+        acks: &[NodeId],
+        what: impl FnOnce() -> String,
+    ) -> Result<(), Violation> {
+        let votes = acks.iter().filter(|a| self.voters.contains(a)).collect::<BTreeSet<_>>().len();
+        if votes * 2 <= self.voters.len() {
+            return Err(Violation {
+                checker: checker.to_string(),
+                message: format!(
+                    "{} with ACKs from {acks:?}: not a quorum of voters {:?}",
+                    what(),
+                    self.voters
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv() -> Invariants {
+        Invariants::new([1, 2, 3])
+    }
+
+    #[test]
+    fn two_leaders_in_one_epoch_are_a_violation() {
+        let mut i = inv();
+        i.observe(&Event::LeaderEstablished { node: 1, epoch: 2, acks: vec![1, 2] }).unwrap();
+        let v = i.observe(&Event::LeaderEstablished { node: 3, epoch: 2, acks: vec![3, 2] }).unwrap_err();
+        assert_eq!(v.checker, "one-leader-per-epoch");
+        i.observe(&Event::LeaderEstablished { node: 3, epoch: 3, acks: vec![3, 2] }).unwrap();
+    }
+
+    #[test]
+    fn a_commit_without_a_voter_quorum_is_a_violation_and_observers_do_not_count() {
+        let mut i = Invariants::new([1, 2, 3]);
+        i.observe(&Event::Committed { node: 1, zxid: 0x1_0000_0001, acks: vec![1, 2] }).unwrap();
+        let v = i.observe(&Event::Committed { node: 1, zxid: 0x1_0000_0002, acks: vec![1, 4] }).unwrap_err();
+        assert_eq!(v.checker, "quorum-commit");
+    }
+
+    #[test]
+    fn different_txns_applied_at_one_zxid_break_agreement() {
+        let mut i = inv();
+        i.observe(&Event::Applied { node: 1, zxid: 5, hash: 10 }).unwrap();
+        i.observe(&Event::Applied { node: 2, zxid: 5, hash: 10 }).unwrap();
+        assert_eq!(
+            i.observe(&Event::Applied { node: 3, zxid: 5, hash: 11 }).unwrap_err().checker,
+            "agreement"
+        );
+    }
+
+    #[test]
+    fn applying_out_of_order_is_a_violation_but_a_restart_starts_over() {
+        let mut i = inv();
+        i.observe(&Event::Applied { node: 1, zxid: 5, hash: 1 }).unwrap();
+        assert_eq!(
+            i.observe(&Event::Applied { node: 1, zxid: 5, hash: 1 }).unwrap_err().checker,
+            "apply-order"
+        );
+        i.observe(&Event::Crash { node: 1 }).unwrap();
+        i.observe(&Event::Applied { node: 1, zxid: 5, hash: 1 }).unwrap();
+    }
+
+    #[test]
+    fn an_ack_before_durability_is_a_violation() {
+        let mut i = inv();
+        i.observe(&Event::Durable { node: 2, upto: 0x1_0000_0001 }).unwrap();
+        i.observe(&Event::AckSent { node: 2, zxid: 0x1_0000_0001 }).unwrap();
+        i.observe(&Event::AckSent { node: 2, zxid: 0x2_0000_0000 }).unwrap();
+        let v = i.observe(&Event::AckSent { node: 2, zxid: 0x1_0000_0002 }).unwrap_err();
+        assert_eq!(v.checker, "ack-after-durable");
+    }
+
+    fn role(node: NodeId, accepted_epoch: u32) -> Event {
+        Event::Role {
+            node,
+            role: zab_trace::Role::Looking,
+            phase: zab_trace::Phase::Election,
+            accepted_epoch,
+            current_epoch: 0,
+            last_logged: None,
+            committed: 0,
+        }
+    }
+
+    #[test]
+    fn an_accepted_epoch_going_back_is_a_violation_unless_the_disk_was_wiped() {
+        let mut i = inv();
+        i.observe(&role(1, 3)).unwrap();
+        assert_eq!(i.observe(&role(1, 2)).unwrap_err().checker, "epoch-monotonic");
+        let mut i = inv();
+        i.observe(&role(1, 3)).unwrap();
+        i.observe(&Event::DiskFault { node: 1, fault: "wipe".to_string() }).unwrap();
+        i.observe(&role(1, 0)).unwrap();
+    }
+
+    fn complete(session: u64, zxid: u64, response: zab_tree::Response) -> Event {
+        Event::Complete { client: 0, session, xid: 1, zxid: Some(zxid), result: Outcome::Ok { response } }
+    }
+
+    fn invoke_delete() -> Event {
+        let op = zab_tree::Request::Delete { path: "/k0".into(), version: -1 };
+        Event::Invoke { client: 0, session: 7, xid: 1, server: 1, op }
+    }
+
+    #[test]
+    fn a_successful_read_is_not_an_acknowledged_write() {
+        let mut i = inv();
+        i.observe(&complete(7, 10, zab_tree::Response::Empty)).unwrap();
+        i.finish(&BTreeMap::from([(1, 0)])).unwrap();
+    }
+
+    #[test]
+    fn a_session_seeing_an_older_zxid_is_a_violation() {
+        let mut i = inv();
+        i.observe(&complete(7, 10, zab_tree::Response::Sync { path: "/".into() })).unwrap();
+        assert_eq!(
+            i.observe(&complete(7, 9, zab_tree::Response::Sync { path: "/".into() })).unwrap_err().checker,
+            "session-order"
+        );
+    }
+
+    #[test]
+    fn an_acknowledged_write_missing_at_the_end_is_lost() {
+        let mut i = inv();
+        i.observe(&Event::Applied { node: 1, zxid: 10, hash: 1 }).unwrap();
+        i.observe(&invoke_delete()).unwrap();
+        i.observe(&complete(7, 10, zab_tree::Response::Empty)).unwrap();
+        i.finish(&BTreeMap::from([(1, 10), (2, 12)])).unwrap();
+        assert_eq!(
+            i.finish(&BTreeMap::from([(1, 10), (2, 9)])).unwrap_err().checker,
+            "acknowledged-write-lost"
+        );
+    }
+}

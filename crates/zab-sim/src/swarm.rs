@@ -1,0 +1,394 @@
+//! Profiles: run plans drawn from a seed.
+//!
+//! - `swarm`: each fault family is switched on or off per seed and its parameters drawn (swarm
+//!   testing: a seed with only clock faults explores different corners than one with everything);
+//! - `lite`: one crash and one partition, both healed;
+//! - `perf`: no faults, a heavier closed-loop load.
+//!
+//! The draw uses its own ChaCha8 stream of the seed (stream 1; the run's [`crate::rng::SeedTree`]
+//! uses stream 0), so the plan and the run's randomness never share draws.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::plan::{
+    Checks, Cluster, DiskBudget, Expect, Fault, Knobs, LoadMode, OpMix, RunPlan, Target, TimedFault, Workload,
+};
+use crate::rng::{Latency, Ratio};
+use crate::time::{format_duration_ns, NS_PER_MS, NS_PER_S};
+
+/// A named way of drawing plans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Swarm,
+    Lite,
+    Perf,
+}
+
+impl Profile {
+    pub const NAMES: &'static str = "swarm, lite, perf";
+
+    pub fn parse(name: &str) -> Result<Profile, String> {
+        match name {
+            "swarm" => Ok(Profile::Swarm),
+            "lite" => Ok(Profile::Lite),
+            "perf" => Ok(Profile::Perf),
+            other => Err(format!("unknown profile {other:?}: expected one of {}", Profile::NAMES)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Swarm => "swarm",
+            Profile::Lite => "lite",
+            Profile::Perf => "perf",
+        }
+    }
+}
+
+/// The fault families a swarm draw switches on or off.
+pub const FAULT_FAMILIES: [&str; 9] = [
+    "partition",
+    "crash",
+    "pause",
+    "clock",
+    "network-delay",
+    "reset",
+    "disk-slow",
+    "disk-error",
+    "disk-damage",
+];
+
+/// Draws the plan of `seed` for `profile`.
+pub fn draw_plan(profile: Profile, seed: u64) -> RunPlan {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(1);
+    match profile {
+        Profile::Swarm => swarm(&mut rng),
+        Profile::Lite => lite(&mut rng),
+        Profile::Perf => perf(),
+    }
+}
+
+/// The drawn knobs of a plan, one per line, for `--verbose`.
+pub fn describe(plan: &RunPlan) -> Vec<String> {
+    let c = &plan.cluster;
+    let w = &plan.workload;
+    let k = &plan.knobs;
+    let mut lines = vec![
+        format!(
+            "cluster: {} voters, {} observers, tick {}, initLimit {}, syncLimit {}",
+            c.voters,
+            c.observers,
+            format_duration_ns(c.tick_time_ns),
+            c.init_limit,
+            c.sync_limit
+        ),
+        format!(
+            "workload: {} clients {:?} loop, think {}, {} keys, {}, session timeout {}, move {}",
+            w.clients,
+            w.mode,
+            format_duration_ns(w.think_ns),
+            w.keys,
+            format_duration_ns(w.duration_ns),
+            format_duration_ns(w.session_timeout_ns),
+            w.move_session
+        ),
+        format!(
+            "knobs: net {:?}, disk {:?}, skew <= {}, drift <= {} ppm, torn writes {}, budget {:?}",
+            k.net_latency,
+            k.disk.latency,
+            format_duration_ns(k.clock_skew_ns_max),
+            k.clock_drift_ppm_max,
+            k.torn_writes,
+            k.disk_budget
+        ),
+    ];
+    for f in &plan.faults {
+        lines.push(format!("fault at {}: {:?}", format_duration_ns(f.at_ns), f.fault));
+    }
+    lines
+}
+
+fn base_cluster(rng: &mut ChaCha8Rng) -> Cluster {
+    let voters = [3, 3, 3, 5, 1][rng.gen_range(0..5)];
+    let observers = [0, 0, 1, 2][rng.gen_range(0..4)];
+    Cluster {
+        voters,
+        observers,
+        tick_time_ns: [50, 100, 200][rng.gen_range(0..3)] * NS_PER_MS,
+        init_limit: rng.gen_range(5..=10),
+        sync_limit: rng.gen_range(2..=5),
+        zoo_cfg: None,
+        zoo_cfg_text: None,
+    }
+}
+
+fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
+    let cluster = base_cluster(rng);
+    let duration_ns = rng.gen_range(3..=10) * NS_PER_S;
+    let on: Vec<bool> = FAULT_FAMILIES.iter().map(|_| rng.gen_bool(0.5)).collect();
+    let enabled = |name: &str| on[FAULT_FAMILIES.iter().position(|f| *f == name).expect("known family")];
+    let lat_max = rng.gen_range(1..=5) * NS_PER_MS;
+    let knobs = Knobs {
+        net_latency: Latency::LongTail {
+            min_ns: 50_000,
+            max_ns: lat_max,
+            tail: Ratio::new(1, rng.gen_range(20..=200)),
+            tail_factor_max: rng.gen_range(2..=50),
+        },
+        clock_skew_ns_max: if enabled("clock") { rng.gen_range(0..=2_000) * NS_PER_MS } else { 0 },
+        clock_drift_ppm_max: if enabled("clock") { rng.gen_range(0..=5_000) } else { 0 },
+        torn_writes: rng.gen_bool(0.8),
+        disk_budget: DiskBudget::Tolerated,
+        liveness_bound_ns: 60 * NS_PER_S,
+        ..Knobs::default()
+    };
+    let mut faults = Vec::new();
+    let at = |rng: &mut ChaCha8Rng| rng.gen_range(NS_PER_S / 2..duration_ns);
+    let servers = cluster.voters + cluster.observers;
+    let pick_target = |rng: &mut ChaCha8Rng| -> Target {
+        match rng.gen_range(0..4) {
+            0 => Target::Leader,
+            1 => Target::Random,
+            2 => Target::Minority,
+            _ => Target::Node(rng.gen_range(1..=servers)),
+        }
+    };
+    if enabled("partition") {
+        for _ in 0..rng.gen_range(1..=3) {
+            let start = at(rng);
+            let heal = start + rng.gen_range(NS_PER_S / 2..=5 * NS_PER_S);
+            let fault = match rng.gen_range(0..5) {
+                0 => {
+                    Fault::Partition { groups: vec![vec![Target::Leader], vec![Target::Rest]], oneway: false }
+                }
+                1 => Fault::Partition {
+                    groups: vec![vec![Target::Minority], vec![Target::Rest]],
+                    oneway: false,
+                },
+                2 => Fault::Partition {
+                    groups: vec![vec![pick_target(rng)], vec![Target::Rest]],
+                    oneway: true,
+                },
+                3 => Fault::Ring,
+                _ => Fault::RandomPartition,
+            };
+            faults.push(TimedFault { at_ns: start, fault });
+            faults.push(TimedFault { at_ns: heal, fault: Fault::Heal });
+        }
+    }
+    if enabled("crash") {
+        for _ in 0..rng.gen_range(1..=3) {
+            let t = pick_target(rng);
+            let start = at(rng);
+            if rng.gen_bool(0.3) {
+                let fault = Fault::CrashLoop {
+                    target: t,
+                    times: rng.gen_range(2..=4),
+                    down_ns: rng.gen_range(50..=1_000) * NS_PER_MS,
+                    up_ns: rng.gen_range(50..=1_000) * NS_PER_MS,
+                };
+                faults.push(TimedFault { at_ns: start, fault });
+            } else {
+                faults.push(TimedFault { at_ns: start, fault: Fault::Crash { targets: vec![t.clone()] } });
+                let back = start + rng.gen_range(100..=3_000) * NS_PER_MS;
+                faults.push(TimedFault { at_ns: back, fault: Fault::Restart { targets: vec![Target::All] } });
+            }
+        }
+    }
+    if enabled("pause") {
+        let fault = Fault::Pause {
+            targets: vec![pick_target(rng)],
+            duration_ns: rng.gen_range(100..=6_000) * NS_PER_MS,
+        };
+        faults.push(TimedFault { at_ns: at(rng), fault });
+    }
+    if enabled("clock") {
+        let by = rng.gen_range(-3_000i64..=3_000) * NS_PER_MS as i64;
+        faults.push(TimedFault {
+            at_ns: at(rng),
+            fault: Fault::ClockJump { targets: vec![pick_target(rng)], by_ns: by },
+        });
+    }
+    if enabled("network-delay") {
+        let extra = Latency::Uniform { min_ns: 10 * NS_PER_MS, max_ns: rng.gen_range(20..=500) * NS_PER_MS };
+        let fault = Fault::Delay {
+            targets: vec![pick_target(rng)],
+            duration_ns: rng.gen_range(1..=4) * NS_PER_S,
+            latency: extra,
+        };
+        faults.push(TimedFault { at_ns: at(rng), fault });
+    }
+    if enabled("reset") {
+        for _ in 0..rng.gen_range(1..=4) {
+            faults
+                .push(TimedFault { at_ns: at(rng), fault: Fault::Reset { targets: vec![pick_target(rng)] } });
+        }
+    }
+    if enabled("disk-slow") {
+        let t = pick_target(rng);
+        let fault = if rng.gen_bool(0.5) {
+            Fault::DiskStall { targets: vec![t], duration_ns: rng.gen_range(100..=3_000) * NS_PER_MS }
+        } else {
+            let latency = Latency::Uniform { min_ns: NS_PER_MS, max_ns: rng.gen_range(5..=200) * NS_PER_MS };
+            Fault::DiskDelay { targets: vec![t], duration_ns: rng.gen_range(1..=5) * NS_PER_S, latency }
+        };
+        faults.push(TimedFault { at_ns: at(rng), fault });
+    }
+    if enabled("disk-error") {
+        let t = pick_target(rng);
+        let start = at(rng);
+        let fault = if rng.gen_bool(0.5) {
+            Fault::DiskErrors { targets: vec![t.clone()], chance: Ratio::new(1, rng.gen_range(2..=50)) }
+        } else {
+            Fault::DiskFull { targets: vec![t.clone()], free_bytes: rng.gen_range(0..=64 * 1024) }
+        };
+        faults.push(TimedFault { at_ns: start, fault });
+        let end = start + rng.gen_range(NS_PER_S..=3 * NS_PER_S);
+        faults.push(TimedFault { at_ns: end, fault: Fault::DiskRepair { targets: vec![t] } });
+    }
+    // Durable damage on at most a minority of voters (the tolerated budget), always the same
+    // server so that two faults never hit two different disks.
+    if enabled("disk-damage") && cluster.minority() > 0 {
+        let victim = Target::Node(rng.gen_range(1..=cluster.voters));
+        let fault = match rng.gen_range(0..3) {
+            0 => Fault::CorruptAndRestart { targets: vec![victim] },
+            1 => Fault::WipeAndRejoin { targets: vec![victim] },
+            _ => Fault::Misdirect { targets: vec![victim], chance: Ratio::new(1, rng.gen_range(2..=20)) },
+        };
+        faults.push(TimedFault { at_ns: at(rng), fault });
+    }
+    let families: Vec<&str> = FAULT_FAMILIES.iter().zip(&on).filter(|(_, o)| **o).map(|(f, _)| *f).collect();
+    RunPlan {
+        description: format!(
+            "swarm draw; fault families on: {}",
+            if families.is_empty() { "none".to_string() } else { families.join(", ") }
+        ),
+        cluster,
+        knobs,
+        workload: Workload {
+            clients: rng.gen_range(1..=8),
+            duration_ns,
+            mix: OpMix::standard(),
+            keys: rng.gen_range(1..=16),
+            mode: if rng.gen_bool(0.8) { LoadMode::Closed } else { LoadMode::Open },
+            think_ns: rng.gen_range(1..=50) * NS_PER_MS,
+            session_timeout_ns: rng.gen_range(2..=10) * NS_PER_S,
+            move_session: Ratio::new(1, rng.gen_range(20..=500)),
+            watch: Ratio::new(1, 4),
+        },
+        faults,
+        checks: Checks::default(),
+        expect: Expect::default(),
+    }
+}
+
+fn lite(rng: &mut ChaCha8Rng) -> RunPlan {
+    let cluster = Cluster { voters: 3, observers: rng.gen_range(0..=1), ..Cluster::default() };
+    let duration_ns = 5 * NS_PER_S;
+    let crash_at = rng.gen_range(NS_PER_S..2 * NS_PER_S);
+    let part_at = rng.gen_range(3 * NS_PER_S..4 * NS_PER_S);
+    RunPlan {
+        description: "lite: one crash of the leader, one partition of a minority, both healed".to_string(),
+        cluster,
+        knobs: Knobs::default(),
+        workload: Workload { clients: 3, duration_ns, ..Workload::default() },
+        faults: vec![
+            TimedFault { at_ns: crash_at, fault: Fault::Crash { targets: vec![Target::Leader] } },
+            TimedFault { at_ns: crash_at + NS_PER_S, fault: Fault::Restart { targets: vec![Target::All] } },
+            TimedFault {
+                at_ns: part_at,
+                fault: Fault::Partition {
+                    groups: vec![vec![Target::Minority], vec![Target::Rest]],
+                    oneway: false,
+                },
+            },
+            TimedFault { at_ns: part_at + NS_PER_S / 2, fault: Fault::Heal },
+        ],
+        checks: Checks::default(),
+        expect: Expect::default(),
+    }
+}
+
+fn perf() -> RunPlan {
+    RunPlan {
+        description: "perf: 3 voters + 1 observer, 20 closed-loop clients, no faults".to_string(),
+        cluster: Cluster { voters: 3, observers: 1, ..Cluster::default() },
+        knobs: Knobs::default(),
+        workload: Workload {
+            clients: 20,
+            duration_ns: 5 * NS_PER_S,
+            mix: OpMix { set_data: 6, create: 1, get_data: 3, ..OpMix::default() },
+            keys: 64,
+            think_ns: NS_PER_MS,
+            ..Workload::default()
+        },
+        faults: Vec::new(),
+        checks: Checks::default(),
+        expect: Expect::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draw_is_a_function_of_the_seed() {
+        assert_eq!(draw_plan(Profile::Swarm, 5), draw_plan(Profile::Swarm, 5));
+        assert_ne!(draw_plan(Profile::Swarm, 5), draw_plan(Profile::Swarm, 6));
+    }
+
+    #[test]
+    fn every_drawn_plan_is_valid_and_within_the_tolerated_budget() {
+        for seed in 0..300 {
+            for p in [Profile::Swarm, Profile::Lite, Profile::Perf] {
+                let plan = draw_plan(p, seed);
+                plan.validate().unwrap_or_else(|e| panic!("{p:?} seed {seed}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn swarm_switches_fault_families_on_and_off_across_seeds() {
+        let plans: Vec<RunPlan> = (0..100).map(|s| draw_plan(Profile::Swarm, s)).collect();
+        assert!(plans.iter().any(|p| p.faults.is_empty() || p.faults.len() < 3));
+        for kind in ["partition", "crash", "pause", "clock_jump", "reset", "disk_errors", "disk_full"] {
+            assert!(
+                plans.iter().any(|p| p.faults.iter().any(|f| f.fault.kind() == kind)),
+                "no seed drew a {kind} fault"
+            );
+        }
+    }
+
+    #[test]
+    fn perf_has_no_faults_and_twenty_clients() {
+        let p = draw_plan(Profile::Perf, 1);
+        assert!(p.faults.is_empty());
+        assert_eq!((p.workload.clients, p.cluster.voters, p.cluster.observers), (20, 3, 1));
+    }
+
+    #[test]
+    fn a_drawn_plan_survives_the_trip_through_a_scenario_file() {
+        let plan = draw_plan(Profile::Swarm, 11);
+        let text = crate::scenario::to_scenario_toml(&plan);
+        let back =
+            crate::scenario::parse_scenario(&text, "drawn.toml", &|_| Err("none".to_string())).unwrap();
+        assert_eq!(back, plan);
+    }
+
+    #[test]
+    fn profile_names_parse_and_unknown_names_list_the_choices() {
+        assert_eq!(Profile::parse("lite"), Ok(Profile::Lite));
+        assert!(Profile::parse("heavy").unwrap_err().contains("swarm, lite, perf"));
+    }
+
+    #[test]
+    fn describe_prints_the_cluster_workload_knobs_and_each_fault() {
+        let plan = draw_plan(Profile::Lite, 3);
+        let lines = describe(&plan);
+        assert!(lines[0].starts_with("cluster: 3 voters"));
+        assert_eq!(lines.len(), 3 + plan.faults.len());
+    }
+}
