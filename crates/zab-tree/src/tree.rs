@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::acl::{check_acl, mask_digests};
-use crate::path::{join, name_of, parent_of};
+use crate::path::{join, name_of, parent_of, validate_path};
 use crate::{
     Acl, AuthIds, ErrorCode, EventType, MultiResult, NodeStat, OwnerKind, Perms, Request, Response,
     SessionId, Stat, TreeConfig, Txn, TxnBody, WatchTrigger, Zxid, READ_ACL_UNSAFE,
@@ -409,15 +409,17 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
         let zxid = txn.zxid;
-        let parent = parent_of(path).ok_or(ErrorCode::BadArguments)?;
-        let name = name_of(path);
         if path == "/" {
             return Err(ErrorCode::NodeExists);
         }
+        // Prepared txns carry valid paths; a txn from elsewhere must not plant an unreachable node.
+        validate_path(path)?;
+        let parent = parent_of(path).ok_or(ErrorCode::BadArguments)?;
+        let name = name_of(path);
         let parent_node = self.nodes.get(parent).ok_or(ErrorCode::NoNode)?;
         let exists = parent_node.children.contains(name);
         let target_cversion =
-            if parent_cversion == -1 { parent_node.stat.cversion + 1 } else { parent_cversion };
+            if parent_cversion == -1 { parent_node.stat.cversion.wrapping_add(1) } else { parent_cversion };
         // Replay of a create whose effects a fuzzy snapshot already holds must still move the
         // parent's counter and pzxid forward (never back). "Forward" is serial-number order so
         // the counter can wrap past i32::MAX like the server's int does.

@@ -408,3 +408,29 @@ fn the_digest_ignores_the_zookeeper_subtree_but_not_zookeeper_itself() {
     without_child.apply(&txn);
     assert_eq!(without_child.digest(), d);
 }
+
+#[test]
+fn applying_a_create_with_an_invalid_path_is_refused() {
+    let mut tree = DataTree::default();
+    let digest = tree.digest();
+    for path in ["/zookeeper/", "/a//b", "/."] {
+        let txn = Txn {
+            zxid: Zxid(1),
+            session: SessionId(1),
+            cxid: 0,
+            time_ms: 0,
+            body: TxnBody::Create {
+                path: path.into(),
+                data: None,
+                acl: OPEN_ACL_UNSAFE.clone(),
+                ephemeral_owner: SessionId::NONE,
+                parent_cversion: 1,
+                with_stat: false,
+            },
+            digest: None,
+        };
+        assert_eq!(tree.apply(&txn).result, Err(ErrorCode::BadArguments), "{path}");
+    }
+    assert_eq!(tree.node_count(), 4);
+    assert_eq!(tree.digest(), digest);
+}
