@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 
 mod check;
+mod client;
 mod recover;
 mod tree;
 
@@ -24,6 +25,8 @@ pub enum BenchWhat {
     Check,
     /// Log encoding, log scanning and whole-disk recovery speed.
     Recover,
+    /// Session client cost per request, watch event and reconnect.
+    Client,
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
@@ -31,5 +34,6 @@ pub fn run(args: &BenchArgs) -> u8 {
         BenchWhat::Tree => tree::run(args.quick),
         BenchWhat::Check => check::run(args.quick),
         BenchWhat::Recover => recover::run(args.quick),
+        BenchWhat::Client => client::run(args.quick),
     }
 }
