@@ -1,6 +1,7 @@
 //! History checkers for zabsim: a fast linearizability search, the models it checks against,
-//! readers for third-party histories with known verdicts, and the cross-replica invariants of
-//! ZAB over zabsim traces ([`invariants`]).
+//! readers for third-party histories with known verdicts, the cross-replica invariants of ZAB
+//! over zabsim traces ([`invariants`]), and ZooKeeper's own guarantee over the client history in
+//! a trace ([`zookeeper`]: a black-box write search and a zxid-witness checker that must agree).
 //!
 //! # Checking a history
 //!
@@ -44,6 +45,7 @@ mod memo;
 mod model;
 pub mod models;
 mod search;
+pub mod zookeeper;
 
 pub use history::{History, HistoryBuilder, HistoryError, Operation};
 pub use model::Model;
