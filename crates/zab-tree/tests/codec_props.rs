@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{action_strategy, run_actions};
+use common::{action_strategy, generated_config, run_actions};
 use proptest::prelude::*;
 use zab_tree::{DataTree, Txn};
 
@@ -64,7 +64,7 @@ proptest! {
     fn snapshot_round_trip_gives_the_same_tree(actions in prop::collection::vec(action_strategy(), 0..60)) {
         let (leader, _) = run_actions(&actions, 3);
         let bytes = leader.tree.serialize();
-        let loaded = DataTree::deserialize(&bytes).expect("own snapshot loads");
+        let loaded = DataTree::deserialize_with(&bytes, generated_config()).expect("own snapshot loads");
         loaded.check_invariants();
         prop_assert_eq!(&loaded, &leader.tree);
     }

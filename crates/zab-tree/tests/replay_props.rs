@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{action_strategy, run_actions};
+use common::{action_strategy, generated_config, run_actions};
 use proptest::prelude::*;
 use zab_tree::{DataTree, FuzzySnapshot};
 
@@ -14,7 +14,7 @@ proptest! {
         actions in prop::collection::vec(action_strategy(), 0..80),
     ) {
         let (_, log) = run_actions(&actions, 3);
-        let mut tree = DataTree::default();
+        let mut tree = DataTree::new(generated_config());
         for txn in &log {
             tree.apply(txn);
             prop_assert_eq!(tree.digest(), tree.recompute_digest());
@@ -28,7 +28,7 @@ proptest! {
     ) {
         // Up to `pipeline_depth` txns are prepared ahead of the leader's apply.
         let (_, log) = run_actions(&actions, pipeline_depth);
-        let mut follower = DataTree::default();
+        let mut follower = DataTree::new(generated_config());
         for txn in &log {
             let is_create_session = matches!(txn.body, zab_tree::TxnBody::CreateSession { .. });
             prop_assert_eq!(txn.digest.is_none(), is_create_session);
@@ -45,7 +45,7 @@ proptest! {
         actions in prop::collection::vec(action_strategy(), 0..60),
     ) {
         let (leader, log) = run_actions(&actions, 4);
-        let mut follower = DataTree::default();
+        let mut follower = DataTree::new(generated_config());
         for txn in &log {
             follower.apply(txn);
         }
@@ -60,7 +60,7 @@ proptest! {
     ) {
         let (leader, log) = run_actions(&actions, 3);
         let start = start.index(log.len());
-        let mut tree = DataTree::default();
+        let mut tree = DataTree::new(generated_config());
         for txn in &log[..start] {
             tree.apply(txn);
         }
@@ -73,7 +73,7 @@ proptest! {
         let snap_zxid = snap.zxid();
         let bytes = snap.finish(&tree);
 
-        let mut restored = DataTree::deserialize(&bytes).expect("fuzzy snapshot loads");
+        let mut restored = DataTree::deserialize_with(&bytes, generated_config()).expect("fuzzy snapshot loads");
         prop_assert_eq!(restored.last_processed_zxid(), snap_zxid);
         for txn in log.iter().filter(|t| t.zxid > snap_zxid) {
             restored.apply(txn);

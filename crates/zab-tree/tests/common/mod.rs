@@ -153,6 +153,13 @@ pub enum Action {
     Write(u64, Request),
     OpenSession(u64),
     CloseSession(u64),
+    /// The leader's container/TTL reaper runs once.
+    Reap,
+}
+
+/// The configuration random runs use: TTL nodes enabled so every txn type occurs.
+pub fn generated_config() -> TreeConfig {
+    TreeConfig { extended_types: true, ..TreeConfig::default() }
 }
 
 fn op_strategy() -> impl Strategy<Value = Request> {
@@ -182,6 +189,16 @@ fn op_strategy() -> impl Strategy<Value = Request> {
             version: -1,
         }),
         1 => (path_strategy(), -1..2i32).prop_map(|(path, version)| Request::Check { path, version }),
+        1 => (path_strategy(), data_strategy(), 5..7i32, 1..200i64).prop_map(|(path, data, flags, ttl)| {
+            Request::Create { path, data, acl: OPEN_ACL_UNSAFE.clone(), flags, kind: CreateKind::Ttl(ttl) }
+        }),
+        1 => (path_strategy(), prop::bool::ANY).prop_map(|(path, with_digest)| {
+            let mut acl = vec![Acl::new(Perms::ALL, "world", "anyone")];
+            if with_digest {
+                acl.insert(0, Acl::new(Perms::ADMIN, "digest", "u:aGFzaA=="));
+            }
+            Request::SetAcl { path, acl, version: -1 }
+        }),
     ]
 }
 
@@ -192,18 +209,19 @@ pub fn action_strategy() -> impl Strategy<Value = Action> {
             .prop_map(|(s, ops)| Action::Write(s, Request::Multi(ops))),
         1 => (1..4u64).prop_map(Action::OpenSession),
         1 => (1..4u64).prop_map(Action::CloseSession),
+        1 => Just(Action::Reap),
     ]
 }
 
 /// Runs actions through a leader, pipelining: up to `depth` txns are prepared before the oldest
 /// is applied, so prepare sees pending changes. Returns the committed log.
 pub fn run_actions(actions: &[Action], depth: usize) -> (Leader, Vec<Txn>) {
-    let mut leader = Leader::default();
+    let mut leader = Leader::new(generated_config());
     let mut pending: std::collections::VecDeque<Txn> = std::collections::VecDeque::new();
     let auth = AuthIds::new();
     for action in actions {
-        let txn = match action {
-            Action::Write(s, req) => leader.prepare(SessionId(*s), &auth, req),
+        let txns = match action {
+            Action::Write(s, req) => vec![leader.prepare(SessionId(*s), &auth, req)],
             Action::OpenSession(s) => {
                 let zxid = leader.next_zxid;
                 leader.next_zxid = zxid.next();
@@ -215,11 +233,24 @@ pub fn run_actions(actions: &[Action], depth: usize) -> (Leader, Vec<Txn>) {
                     auth: &auth,
                     session_status: SessionStatus::Active,
                 };
-                leader.prep.prepare_create_session(&ctx, 30_000)
+                vec![leader.prep.prepare_create_session(&ctx, 30_000)]
             }
-            Action::CloseSession(s) => leader.prepare(SessionId(*s), &auth, &Request::CloseSession),
+            Action::CloseSession(s) => vec![leader.prepare(SessionId(*s), &auth, &Request::CloseSession)],
+            Action::Reap => {
+                let candidates = leader.tree.reap_candidates(leader.clock_ms);
+                candidates
+                    .iter()
+                    .map(|path| {
+                        leader.prepare(
+                            SessionId::NONE,
+                            &auth,
+                            &Request::DeleteContainer { path: path.clone() },
+                        )
+                    })
+                    .collect()
+            }
         };
-        pending.push_back(txn);
+        pending.extend(txns);
         while pending.len() > depth {
             let txn = pending.pop_front().expect("non-empty");
             leader.commit(&txn);
