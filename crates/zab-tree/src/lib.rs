@@ -101,6 +101,17 @@
 //!   `auth`, `digest`, `ip` (IPv4) and `super` exist. An ACL entry of another scheme is
 //!   `InvalidAcl`, an `auth` request for another scheme `AuthFailed`.
 //! - removeWatches with types Persistent(4)/PersistentRecursive(5) is accepted (3.9 behaviour).
+//! - closeSession lists only paths whose *pending* state is still the session's ephemeral; the
+//!   server also lists a path that a pending multi deleted and re-created as another node, which
+//!   would delete that node.
+//!
+//! ## Wire and log formats
+//!
+//! Request bodies follow ZooKeeper's jute layout ([`Request::encode_body`],
+//! [`Request::decode_body`], [`Request::wire_len`]). Txns and snapshots use this crate's own
+//! big-endian records; decoders return a [`DecodeError`] with the offset and what was expected.
+//! The digest a [`Preparer`] stamps assumes the tree it is given has applied every txn committed
+//! before the first one this preparer prepared (a new leader applies its history first).
 
 mod acl;
 mod error;
