@@ -41,7 +41,13 @@ fn interaction_transcripts() {
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("readable transcript");
-        let actual = run_file(&text, file);
+        // `# mark: NAME` lines name coverage marks the transcript must hit.
+        let marks: Vec<&'static str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# mark: "))
+            .map(|m| &*Box::leak(m.trim().to_string().into_boxed_str()))
+            .collect();
+        let actual = with_marks(&marks, &mut || run_file(&text, file));
         if actual != text {
             if rewrite {
                 std::fs::write(file, &actual).expect("writable transcript");
@@ -51,6 +57,14 @@ fn interaction_transcripts() {
         }
     }
     assert!(failures.is_empty(), "transcripts differ (REWRITE=1 regenerates):\n{}", failures.join("\n"));
+}
+
+/// Runs `f` and asserts it hit every mark in `marks`.
+fn with_marks(marks: &[&'static str], f: &mut dyn FnMut() -> String) -> String {
+    match marks.split_first() {
+        None => f(),
+        Some((first, rest)) => zab_core::marks::expect(first, || with_marks(rest, f)),
+    }
 }
 
 fn first_difference(expected: &str, actual: &str) -> String {
