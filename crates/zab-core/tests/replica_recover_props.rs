@@ -74,7 +74,10 @@ proptest! {
 
     #[test]
     fn a_damaged_real_disk_is_refused_or_recovers_without_inventing_txns(
-        damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u8>(), any::<bool>()), 1..4)
+        damage in proptest::collection::vec(
+            (any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u8>(), any::<bool>()),
+            1..4,
+        )
     ) {
         let (mut disk, last) = busy_disk();
         let names: Vec<String> = disk.files.keys().cloned().collect();
