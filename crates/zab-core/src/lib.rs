@@ -55,6 +55,8 @@ mod leader;
 mod learner;
 pub mod marks;
 pub mod messages;
+#[cfg(feature = "mutations")]
+pub mod mutation;
 pub mod persist;
 mod replica;
 mod serve;

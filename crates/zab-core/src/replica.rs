@@ -118,6 +118,9 @@ pub struct Replica {
     repairs: Vec<DiskOp>,
     /// Appends after which the next snapshot is taken.
     snap_threshold: u64,
+    /// Defects switched on for this replica (reference §5).
+    #[cfg(feature = "mutations")]
+    pub(crate) mutations: BTreeSet<crate::mutation::Mutation>,
     /// The standalone pipeline (unused in quorum mode).
     pub(crate) standalone: Standalone,
 }
@@ -199,6 +202,8 @@ impl Replica {
             halted: None,
             repairs: rec.repairs,
             snap_threshold: 0,
+            #[cfg(feature = "mutations")]
+            mutations: BTreeSet::new(),
             standalone: Standalone {
                 prep: Preparer::new(),
                 pending: VecDeque::new(),
