@@ -90,6 +90,25 @@ impl Leader {
         self.handlers.keys().copied().collect()
     }
 
+    /// Panics with `ctx()` when the leader's bookkeeping is inconsistent.
+    pub fn check_invariants(&self, ctx: &dyn Fn() -> String) {
+        assert!(self.last_committed <= self.last_proposed, "committed beyond proposed: {}", ctx());
+        if let Some((first, _)) = self.outstanding.iter().next() {
+            assert!(*first > self.last_committed, "outstanding proposal already committed: {}", ctx());
+        }
+        if let Some((last, _)) = self.outstanding.iter().next_back() {
+            assert!(*last <= self.last_proposed, "outstanding beyond last proposed: {}", ctx());
+        }
+        assert!(self.established || self.outstanding.is_empty(), "proposals before establishment: {}", ctx());
+        for h in self.handlers.values() {
+            let mut prev = None;
+            for (z, _) in &h.unacked {
+                assert!(prev.is_none_or(|p| *z > p), "unacked not increasing: {}", ctx());
+                prev = Some(*z);
+            }
+        }
+    }
+
     pub fn pending_sync_count(&self) -> usize {
         self.pending_syncs.len()
     }

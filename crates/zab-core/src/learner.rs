@@ -62,6 +62,19 @@ pub(crate) struct Learner {
 }
 
 impl Learner {
+    /// Panics with `ctx()` when the learner's bookkeeping is inconsistent.
+    pub fn check_invariants(&self, ctx: &dyn Fn() -> String) {
+        let mut prev = None;
+        for (t, _) in &self.pending {
+            assert!(prev.is_none_or(|p| t.zxid > p), "pending proposals not increasing: {}", ctx());
+            prev = Some(t.zxid);
+        }
+        assert!(self.newleader_acked || self.acked_upto == Zxid(0), "ACKs before NEWLEADER ack: {}", ctx());
+        if self.observer {
+            assert!(self.acked_upto == Zxid(0), "an observer ACKed a proposal: {}", ctx());
+        }
+    }
+
     /// Whether the leader has answered us on this connection (LEADERINFO or later).
     pub fn heard_from_leader(&self) -> bool {
         !matches!(self.state, LearnerState::Connecting | LearnerState::AwaitLeaderInfo)

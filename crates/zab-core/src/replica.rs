@@ -338,8 +338,25 @@ impl Replica {
                 assert!(e.txn.zxid > p, "log zxids not increasing at {}: {}", e.txn.zxid, ctx());
             }
             prev = Some(e.txn.zxid);
+            assert!(e.file < self.db.log_files.len(), "log entry in an unknown file: {}", ctx());
         }
-        assert!(self.db.confirmed <= self.db.tree.last_processed_zxid().max(self.db.confirmed), "{}", ctx());
+        assert!(self.db.durable_upto <= self.db.last_zxid(), "durable beyond the log: {}", ctx());
+        let mut prev = None;
+        for t in &self.db.history {
+            if let Some(p) = prev {
+                assert!(t.zxid > p, "DIFF history not increasing at {}: {}", t.zxid, ctx());
+            }
+            prev = Some(t.zxid);
+        }
+        if let Some(last) = self.db.history.back() {
+            assert!(last.zxid <= self.db.tree.last_processed_zxid(), "history beyond the tree: {}", ctx());
+        }
+        assert!(self.db.history.len() <= self.db.history_cap.max(1), "history over its cap: {}", ctx());
+        match &self.role {
+            RoleState::Leading(l) => l.check_invariants(&ctx),
+            RoleState::Following(l) | RoleState::Observing(l) => l.check_invariants(&ctx),
+            RoleState::Looking | RoleState::Standalone => {}
+        }
     }
 
     // ----- dispatch helpers -----
