@@ -148,3 +148,48 @@ fn a_follower_that_missed_writes_is_brought_up_to_date_with_a_diff() {
     let s3 = c.status(ServerId(3)).unwrap();
     assert_eq!(s1.last_committed, s3.last_committed);
 }
+
+#[test]
+fn srvr_reports_each_role_as_the_real_server_prints_it() {
+    let mut c =
+        Cluster::new(3, 1, |cfg| cfg.with_settings(|s| s.four_letter_words = parse_4lw("*")).unwrap());
+    c.start_all();
+    // Before an election finishes nobody serves.
+    let r1 = c.nodes[&ServerId(1)].replica.as_ref().unwrap();
+    assert_eq!(
+        r1.four_letter_word("srvr").as_deref(),
+        Some("This ZooKeeper instance is not currently serving requests\n")
+    );
+    assert!(c.run_until(30_000, |c| c.leader().is_some() && c.all_serving()));
+    let mode = |c: &Cluster, id: u64| {
+        let text = c.nodes[&ServerId(id)].replica.as_ref().unwrap().four_letter_word("srvr").unwrap();
+        text.lines().find(|l| l.starts_with("Mode: ")).unwrap().to_string()
+    };
+    assert_eq!(mode(&c, 1), "Mode: follower");
+    assert_eq!(mode(&c, 3), "Mode: leader");
+    assert_eq!(mode(&c, 4), "Mode: observer");
+    let r3 = c.nodes[&ServerId(3)].replica.as_ref().unwrap();
+    assert_eq!(r3.four_letter_word("ruok").as_deref(), Some("imok"));
+    let mntr = r3.four_letter_word("mntr").unwrap();
+    assert!(mntr.contains("zk_server_state\tleader\n"), "{mntr}");
+    assert!(mntr.contains("zk_synced_followers\t2\n"), "{mntr}");
+}
+
+#[test]
+fn four_letter_words_outside_the_whitelist_are_refused() {
+    // The default whitelist holds only srvr.
+    let mut c = Cluster::new(1, 0, |cfg| cfg);
+    c.start_all();
+    let r = c.nodes[&ServerId(1)].replica.as_ref().unwrap();
+    assert!(r.four_letter_word("srvr").unwrap().contains("Mode: standalone"));
+    assert_eq!(r.four_letter_word("ruok"), None);
+    assert_eq!(r.four_letter_word("mntr"), None);
+}
+
+fn parse_4lw(list: &str) -> zab_core::config::FourLetterWords {
+    let text = format!("dataDir=/tmp/z\n4lw.commands.whitelist={list}\n");
+    let loaded =
+        zab_core::ValidConfig::parse(zab_core::config::SourceText { name: "zoo.cfg", text: &text }, None)
+            .expect("valid");
+    loaded.config.settings().four_letter_words.clone()
+}
