@@ -391,9 +391,6 @@ impl Cluster {
 
     /// Opens a client connection to `server` asking for a new session (or resuming `session`).
     pub fn client_connect(&mut self, server: ServerId, session: SessionId, last_zxid_seen: Zxid) -> ConnId {
-        let conn = ConnId(self.next_conn);
-        self.next_conn += 1;
-        self.clients.insert(conn, (server, Vec::new()));
         let request = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen,
@@ -402,8 +399,24 @@ impl Cluster {
             passwd: zab_tree::session_password(session),
             read_only: false,
         };
+        self.client_open(server, request)
+    }
+
+    /// Opens a client connection to `server` with a handshake the caller built (a real client's).
+    pub fn client_open(&mut self, server: ServerId, request: ConnectRequest) -> ConnId {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.clients.insert(conn, (server, Vec::new()));
         self.input(server, Input::ClientConnect { conn, request });
         conn
+    }
+
+    /// The client side closes connection `conn`: the server sees `ClientClosed`, and whatever it
+    /// still sends on that connection is dropped (the connection's record goes away).
+    pub fn client_close(&mut self, conn: ConnId) {
+        if let Some((server, _)) = self.clients.remove(&conn) {
+            self.input(server, Input::ClientClosed { conn });
+        }
     }
 
     /// Sends a request on a client connection.

@@ -841,7 +841,7 @@ impl Replica {
     }
 
     /// `znode.container.checkIntervalMs` (60 s by default).
-    fn container_check_interval_ms(&self) -> u64 {
+    pub(crate) fn container_check_interval_ms(&self) -> u64 {
         self.cfg
             .extra_keys()
             .get("znode.container.checkIntervalMs")

@@ -40,6 +40,7 @@ pub(crate) enum TimerKind {
     /// The election's own deadline (notification resend, finalize wait).
     Election = 0,
     /// Leader: half-tick ping and per-tick quorum check. Learner: half-tick ping replies.
+    /// Standalone: the container manager's next pass.
     Tick = 1,
     /// A phase deadline: leader discovery/sync waits (initLimit), learner read timeout.
     Limit = 2,
@@ -313,6 +314,8 @@ impl Replica {
             self.clients.rebuild_tracker(sessions, now, self.cfg.tick_time_ms());
             self.clients.start_serving(self.me, now);
             self.rearm_session_timer();
+            // A standalone server runs the container manager itself (a quorum's leader runs it).
+            self.timers.set(TimerKind::Tick, now.plus_ms(self.container_check_interval_ms()));
         } else {
             self.enter_looking(out);
         }
@@ -395,7 +398,8 @@ impl Replica {
             TimerKind::Tick => match &self.role {
                 RoleState::Leading(_) => self.leader_tick(out),
                 RoleState::Following(_) | RoleState::Observing(_) => self.learner_tick(out),
-                _ => {}
+                RoleState::Standalone => self.standalone_reap_containers(out),
+                RoleState::Looking => {}
             },
             TimerKind::Limit => match &self.role {
                 RoleState::Leading(_) => self.leader_limit_expired(out),
@@ -634,6 +638,12 @@ impl Replica {
     /// connected here), and records it. Returns nothing; effects go to `out`.
     pub(crate) fn apply_txn(&mut self, txn: &Txn, confirmed: bool, out: &mut Out) {
         let applied = self.db.tree.apply(txn);
+        if applied.digest_mismatch {
+            // The real server only counts and logs this; traces keep it for the checkers.
+            out.event(CoreEvent::Error {
+                message: format!("digest mismatch after applying {}: replicas have diverged", txn.zxid),
+            });
+        }
         let hash = txn_hash(txn);
         self.db.remember_applied(txn, hash);
         if confirmed {

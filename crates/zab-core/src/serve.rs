@@ -17,7 +17,7 @@ use crate::ids::ServerId;
 use crate::io::{Action, ConnId, Instant, Out};
 use crate::marks;
 use crate::messages::{ForwardedRequest, QuorumPacket};
-use crate::replica::{IoPurpose, Replica, RoleState};
+use crate::replica::{IoPurpose, Replica, RoleState, TimerKind};
 
 /// Where a write entered the leader's pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -692,6 +692,33 @@ impl Replica {
         };
         self.standalone.pending.push_back(txn.clone());
         self.log_txns(std::slice::from_ref(&txn), false, out);
+    }
+
+    /// Standalone: one pass of the container manager. Every container that lost its last child
+    /// (and every expired TTL node) gets a deleteContainer txn through the ordinary pipeline, as
+    /// the real standalone server's ContainerManager submits them; the next pass is
+    /// `znode.container.checkIntervalMs` later.
+    pub(crate) fn standalone_reap_containers(&mut self, out: &mut Out) {
+        let interval = self.container_check_interval_ms();
+        self.timers.set(TimerKind::Tick, self.now.plus_ms(interval));
+        let wall = self.wall_ms();
+        for path in self.db.tree.reap_candidates(wall) {
+            let zxid = Zxid(self.standalone.last_zxid.0.max(self.db.last_zxid().0) + 1);
+            self.standalone.last_zxid = zxid;
+            let auth = AuthIds::new();
+            let ctx = zab_tree::PrepContext {
+                session: SessionId(0),
+                cxid: 0,
+                zxid,
+                time_ms: wall,
+                auth: &auth,
+                session_status: SessionStatus::Active,
+            };
+            let txn = self.standalone.prep.prepare_delete_container(&self.db.tree, &ctx, &path);
+            marks::hit("standalone: container reaper proposes deleteContainer");
+            self.standalone.pending.push_back(txn.clone());
+            self.log_txns(std::slice::from_ref(&txn), false, out);
+        }
     }
 
     pub(crate) fn standalone_durable(&mut self, upto: Zxid, out: &mut Out) {
