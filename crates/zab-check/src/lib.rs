@@ -47,6 +47,10 @@ pub mod models;
 mod search;
 pub mod zookeeper;
 
+/// The trace format the invariants and ZooKeeper checkers read (re-exported for callers that
+/// only need to parse a trace before checking it).
+pub use zab_trace;
+
 pub use history::{History, HistoryBuilder, HistoryError, Operation};
 pub use model::Model;
 pub use search::{check, check_with_budget, Budget, CheckReport, Counterexample, Unknown, Verdict};

@@ -4,8 +4,15 @@
 //! (`.edn`) with the conventions that reproduce their published verdicts, checks each against
 //! its model, and prints one verdict per file (a counterexample when not linearizable). The
 //! model follows from the format and the path (`multi-register`, `mutex` in an EDN path) unless
-//! `--model` says otherwise. Exit code: 0 all linearizable, 1 some not, 2 some unknown (budget
-//! ran out), 64 bad input (unreadable file, syntax error, wrong model for the file).
+//! `--model` says otherwise.
+//!
+//! A zabsim trace (NDJSON whose first line is a `zabsim-trace` header) gets the cross-replica
+//! invariants, the black-box search of its writes and the zxid-witness check of its client
+//! history. Voters for the quorum rule are the servers that never reported the observing role.
+//!
+//! Exit code: 0 all linearizable (and traces pass), 1 some not (or a trace violates something),
+//! 2 some unknown (budget ran out), 64 bad input (unreadable file, syntax error, wrong model for
+//! the file, a trace with writes the ZooKeeper model does not support).
 
 // Printing verdicts is what this command is for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -65,6 +72,16 @@ pub fn run(args: &CheckArgs) -> u8 {
         let loaded = std::fs::read_to_string(file)
             .map_err(|e| format!("{name}: cannot read: {e}"))
             .and_then(|text| load(&name, &text, args.model));
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if is_trace(&name, &text) {
+                match check_trace(&name, &text, args.json) {
+                    TraceVerdict::Pass => {}
+                    TraceVerdict::Violation => any_not = true,
+                    TraceVerdict::BadInput => any_bad = true,
+                }
+                continue;
+            }
+        }
         let outcome = match loaded {
             Err(message) => {
                 any_bad = true;
@@ -288,6 +305,84 @@ impl Loaded {
     }
 }
 
+fn is_trace(name: &str, text: &str) -> bool {
+    name.ends_with(".ndjson") || text.lines().next().is_some_and(|l| l.contains("\"zabsim-trace\""))
+}
+
+enum TraceVerdict {
+    Pass,
+    Violation,
+    BadInput,
+}
+
+/// Invariants, black-box write linearizability and the zxid witness for one zabsim trace.
+fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
+    use zab_check::zab_trace::{parse_trace, Event, Role};
+    use zab_check::zookeeper::{check_writes, check_zxid_witness, WitnessVerdict};
+    let trace = match parse_trace(text, name) {
+        Ok(t) => t,
+        Err(e) => {
+            print_bad_input(json, name, &e.to_string());
+            return TraceVerdict::BadInput;
+        }
+    };
+    let records = &trace.records;
+    let mut servers = std::collections::BTreeSet::new();
+    let mut observers = std::collections::BTreeSet::new();
+    for r in records {
+        if let Event::Role { node, role, .. } = r.ev {
+            servers.insert(node);
+            if role == Role::Observing {
+                observers.insert(node);
+            }
+        }
+    }
+    let voters = servers.difference(&observers).copied().collect();
+    let violations = zab_check::invariants::check_all(records, &voters);
+    let (writes, witness) = match (check_writes(records), check_zxid_witness(records)) {
+        (Ok(w), Ok(x)) => (w, x),
+        (Err(e), _) | (_, Err(e)) => {
+            print_bad_input(json, name, &format!("{name}: {e}"));
+            return TraceVerdict::BadInput;
+        }
+    };
+    let writes_text = match &writes.verdict {
+        Verdict::Linearizable => "linearizable".to_string(),
+        Verdict::NotLinearizable(c) => format!("NOT linearizable (write #{} cannot be linearized)", c.op),
+        Verdict::Unknown(why) => format!("unknown ({})", unknown_reason(*why)),
+    };
+    let witness_text = match &witness {
+        WitnessVerdict::Consistent => "consistent".to_string(),
+        WitnessVerdict::Violation { record, message } => format!("VIOLATION at record {record}: {message}"),
+        WitnessVerdict::Inconclusive(why) => format!("inconclusive ({why})"),
+    };
+    let failed = !violations.is_empty()
+        || matches!(writes.verdict, Verdict::NotLinearizable(_))
+        || matches!(witness, WitnessVerdict::Violation { .. });
+    if json {
+        let list: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+        println!(
+            "{}",
+            json!({"file": name, "records": records.len(), "invariant_violations": list,
+                   "writes": writes_text, "zxid_witness": witness_text,
+                   "verdict": if failed { "violation" } else { "pass" }})
+        );
+    } else {
+        println!("{name}: {} records; writes {writes_text}; zxid witness {witness_text}", records.len());
+        if violations.is_empty() {
+            println!("  invariants: all hold (voters {voters:?})");
+        }
+        for v in &violations {
+            println!("  invariant broken: {v}");
+        }
+    }
+    if failed {
+        TraceVerdict::Violation
+    } else {
+        TraceVerdict::Pass
+    }
+}
+
 fn unknown_reason(why: Unknown) -> &'static str {
     match why {
         Unknown::StepLimit => "step limit reached",
@@ -301,5 +396,101 @@ fn print_bad_input(json: bool, name: &str, message: &str) {
         println!("{}", json!({"file": name, "verdict": "bad-input", "error": message}));
     } else {
         eprintln!("{message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zab_check::zab_trace::{EpochFile, Phase, Role};
+    use zab_check::zab_trace::{Event, Header, Outcome, TraceWriter};
+
+    use super::*;
+
+    const ETCD: &str =
+        "INFO  jepsen.util - 1\t:invoke\t:cas\t[1 2]\nINFO  jepsen.util - 1\t:ok\t:cas\t[1 2]\n";
+
+    #[test]
+    fn the_model_follows_the_format_and_the_path_unless_given() {
+        assert!(matches!(load("x.log", ETCD, None), Ok(Loaded::Register(..))));
+        let mutex = "[{:process 0 :type :invoke :f :acquire}]";
+        assert!(matches!(load("knossos/mutex/bad/etcd.edn", mutex, None), Ok(Loaded::Mutex(..))));
+        let txn = "[{:process 0 :type :invoke :f :txn :value [[:read :x nil]]}]";
+        assert!(matches!(load("multi-register.edn", txn, None), Ok(Loaded::MultiRegister(..))));
+        assert!(matches!(load("a.edn", mutex, Some(ModelName::Mutex)), Ok(Loaded::Mutex(..))));
+    }
+
+    #[test]
+    fn a_cas_in_a_plain_register_history_and_a_wrong_format_are_bad_input() {
+        let e = load("x.log", ETCD, Some(ModelName::Register)).err().expect("rejected");
+        assert!(e.contains("cas-register"), "{e}");
+        let e = load("x.log", ETCD, Some(ModelName::Mutex)).err().expect("rejected");
+        assert!(e.contains("cannot read"), "{e}");
+        let e = load("x.log", "INFO jepsen.util - 1 :ok :read 1\n", None).err().expect("rejected");
+        assert!(e.starts_with("x.log:1:"), "{e}");
+    }
+
+    fn trace_text(events: &[Event]) -> String {
+        let header = Header::new(7, "scenario", "test", serde_json::json!({}));
+        let mut w = TraceWriter::new(Vec::new(), &header).expect("in memory");
+        for (t, ev) in events.iter().enumerate() {
+            w.write(t as u64, ev).expect("in memory");
+        }
+        String::from_utf8(w.finish().expect("in memory")).expect("utf-8")
+    }
+
+    fn role(node: u64, role: Role) -> Event {
+        Event::Role {
+            node,
+            role,
+            phase: Phase::Broadcast,
+            accepted_epoch: 1,
+            current_epoch: 1,
+            last_logged: None,
+            committed: 0,
+        }
+    }
+
+    #[test]
+    fn a_trace_is_recognised_and_its_observer_acks_do_not_make_a_quorum() {
+        let commit = |acks| Event::Committed { node: 1, zxid: 0x1_0000_0001, acks };
+        let mut events = vec![role(1, Role::Leading), role(2, Role::Following), role(3, Role::Following)];
+        events.push(role(4, Role::Observing));
+        events.push(Event::EpochPersisted { node: 1, file: EpochFile::Current, epoch: 1 });
+        let good = trace_text(&[events.clone(), vec![commit(vec![1, 2])]].concat());
+        assert!(is_trace("run.trace", &good));
+        assert!(matches!(check_trace("run.trace", &good, true), TraceVerdict::Pass));
+        let bad = trace_text(&[events, vec![commit(vec![1, 4])]].concat());
+        assert!(matches!(check_trace("run.trace", &bad, true), TraceVerdict::Violation));
+    }
+
+    #[test]
+    fn a_trace_where_two_clients_both_create_one_node_is_a_violation() {
+        let events = vec![
+            Event::Invoke { client: 0, session: 9, xid: 1, server: 1, op: create_a() },
+            Event::Complete { client: 0, session: 9, xid: 1, zxid: Some(0x1_0000_0001), result: ok_create() },
+            Event::Invoke { client: 1, session: 10, xid: 1, server: 2, op: create_a() },
+            Event::Complete {
+                client: 1,
+                session: 10,
+                xid: 1,
+                zxid: Some(0x1_0000_0002),
+                result: ok_create(),
+            },
+        ];
+        let text = trace_text(&events);
+        assert!(matches!(check_trace("t.ndjson", &text, false), TraceVerdict::Violation));
+        assert!(matches!(
+            check_trace("t.ndjson", "{\"format\":\"zabsim-trace\"", false),
+            TraceVerdict::BadInput
+        ));
+    }
+
+    fn create_a() -> zab_tree::proto::Request {
+        let kind = zab_tree::proto::CreateKind::Create;
+        zab_tree::proto::Request::Create { path: "/a".into(), data: None, acl: vec![], flags: 0, kind }
+    }
+
+    fn ok_create() -> Outcome {
+        Outcome::Ok { response: zab_tree::proto::Response::Create { path: "/a".into() } }
     }
 }

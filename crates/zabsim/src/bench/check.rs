@@ -118,7 +118,8 @@ fn print_sets(results: &[FileResult]) {
     );
     println!("on another 2-core machine, so the ratio is indicative, not side by side).");
     println!("Load average when the run started: {}.\n", load_average().unwrap_or_else(|| "n/a".to_string()));
-    println!("| set | files | zab-check total ms | zab-check worst file (ms) | Porcupine total ms | Porcupine worst (ms) | speed-up |");
+    print!("| set | files | zab-check total ms | zab-check worst file (ms) ");
+    println!("| Porcupine total ms | Porcupine worst (ms) | speed-up |");
     println!("| --- | ---: | ---: | --- | ---: | --- | ---: |");
     for (label, prefix) in
         [("Jepsen etcd", "porcupine/jepsen/"), ("Porcupine kv", "porcupine/kv/"), ("Knossos", "knossos/")]
