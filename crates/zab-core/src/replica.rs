@@ -638,6 +638,12 @@ impl Replica {
     /// connected here), and records it. Returns nothing; effects go to `out`.
     pub(crate) fn apply_txn(&mut self, txn: &Txn, confirmed: bool, out: &mut Out) {
         let applied = self.db.tree.apply(txn);
+        if applied.digest_mismatch {
+            // The real server only counts and logs this; traces keep it for the checkers.
+            out.event(CoreEvent::Error {
+                message: format!("digest mismatch after applying {}: replicas have diverged", txn.zxid),
+            });
+        }
         let hash = txn_hash(txn);
         self.db.remember_applied(txn, hash);
         if confirmed {
