@@ -18,7 +18,7 @@ mod probe;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
-use zab_client::ClientError;
+use zab_client::{ClientError, SessionState};
 use zab_core::config::SourceText;
 use zab_core::harness::Cluster;
 use zab_core::{Role, ServerId, ValidConfig};
@@ -929,7 +929,31 @@ fn probe_matches_real_zookeeper(target: Target) -> Probe {
     for s in &probe.d.sessions {
         assert!(s.anomalies.is_empty(), "{target:?}: {} saw protocol breaches: {:?}", s.label, s.anomalies);
     }
+    assert_eq!(session_outcomes(&probe), EXPECTED_SESSION_OUTCOMES, "{target:?}: how the sessions ended");
     probe
+}
+
+/// How each session ends, and how many connections it opened: s1 loses its connection to the
+/// oversized request and resumes the same session on a second one; s2 closes; s4's unknown auth
+/// scheme ends it.
+const EXPECTED_SESSION_OUTCOMES: &[(&str, SessionState, u32, bool)] = &[
+    ("s1", SessionState::SyncConnected, 2, true),
+    ("s2", SessionState::Closed, 1, true),
+    ("s3", SessionState::SyncConnected, 1, true),
+    ("s4", SessionState::AuthFailed, 1, true),
+];
+
+/// (label, final state, handshakes, whether the session id is still the one it started with).
+fn session_outcomes(probe: &Probe) -> Vec<(&'static str, SessionState, u32, bool)> {
+    probe
+        .d
+        .sessions
+        .iter()
+        .map(|s| {
+            let same_session = probe.labels.get(&s.client.session_id()) == Some(&s.label);
+            (s.label, s.client.state(), s.handshakes, same_session)
+        })
+        .collect()
 }
 
 #[test]

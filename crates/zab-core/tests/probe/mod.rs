@@ -73,6 +73,8 @@ pub struct Session {
     pub delivered: Vec<WatchEvent>,
     /// Protocol breaches the client reported.
     pub anomalies: Vec<Anomaly>,
+    /// Handshakes the client sent (one per connection it opened).
+    pub handshakes: u32,
 }
 
 /// The clients, the cluster, and the clock they share.
@@ -112,6 +114,7 @@ impl Driver {
             rewrites: BTreeMap::new(),
             delivered: Vec::new(),
             anomalies: Vec::new(),
+            handshakes: 0,
         });
         let i = self.sessions.len() - 1;
         let connected =
@@ -313,6 +316,7 @@ impl Driver {
                 ClientAction::SendConnect { request, .. } => {
                     let conn = self.cluster.client_open(self.server, request);
                     self.sessions[i].conn = Some(conn);
+                    self.sessions[i].handshakes += 1;
                 }
                 ClientAction::Send { xid, request, .. } => {
                     let conn = self.sessions[i].conn.unwrap_or_else(|| {
