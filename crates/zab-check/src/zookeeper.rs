@@ -421,8 +421,10 @@ pub fn check_zxid_witness(records: &[Record]) -> Result<WitnessVerdict, ZkHistor
         }
     }
     // 3. Replay the witnessed writes in zxid order; check reads against the state at their zxid.
-    let open_paths: Vec<&str> =
-        history.ops.iter().filter(|o| o.return_at.is_none()).map(|o| o.op.path()).collect();
+    // Writes with an unknown outcome have no zxid; one invoked before a mismatch may explain it.
+    let open_calls: Vec<u64> =
+        history.ops.iter().filter(|o| o.return_at.is_none()).map(|o| o.call_at).collect();
+    let explainable = |at: u64| open_calls.iter().any(|&call| call < at);
     let mut reads: Vec<(u64, &ZkCall)> = calls
         .iter()
         .filter(|c| {
@@ -438,7 +440,7 @@ pub fn check_zxid_witness(records: &[Record]) -> Result<WitnessVerdict, ZkHistor
             let (rz, call) = reads[next_read];
             next_read += 1;
             if let Some(message) = read_mismatch(&state, call) {
-                if open_paths.iter().any(|p| read_path(call).is_some_and(|rp| rp == *p)) {
+                if explainable(call.completed_at.unwrap_or(call.invoked_at)) {
                     return Ok(WitnessVerdict::Inconclusive(message));
                 }
                 return violation(
@@ -457,7 +459,7 @@ pub fn check_zxid_witness(records: &[Record]) -> Result<WitnessVerdict, ZkHistor
             None => {
                 let message =
                     format!("write {:?} at zxid {z:#x} is impossible in zxid order", history.ops[k].op);
-                if open_paths.contains(&history.ops[k].op.path()) {
+                if explainable(history.ops[k].return_at.unwrap_or(u64::MAX)) {
                     return Ok(WitnessVerdict::Inconclusive(message));
                 }
                 return violation(history.ops[k].return_at.unwrap_or(0), message);

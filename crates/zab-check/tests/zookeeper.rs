@@ -187,3 +187,182 @@ fn unsupported_writes_are_rejected_not_misjudged() {
     let e = check_writes(&t).unwrap_err();
     assert!(e.message.contains("not supported"), "{e}");
 }
+
+mod generated {
+    //! Generated ZooKeeper-like runs: one total write order (zxids), reads served from any
+    //! state a session may see. Whatever the run, the two checkers must not contradict each
+    //! other: a witness-consistent history has linearizable writes, and writes that cannot be
+    //! linearized at all cannot be consistent in zxid order either.
+
+    use proptest::prelude::*;
+    use zab_check::zookeeper::{check_writes, check_zxid_witness, WitnessVerdict, ZkModel, ZkOp, ZkResult};
+    use zab_check::{Model, Verdict};
+    use zab_trace::{Event, Outcome, Record};
+    use zab_tree::proto::{CreateKind, Request, Response};
+    use zab_tree::{ErrorCode, Stat};
+
+    const PATHS: [&str; 3] = ["/a", "/a/b", "/c"];
+
+    /// The result the model gives `op` in `state`, found by asking it (the property is about
+    /// the checkers agreeing, not about the model).
+    fn outcome(
+        state: &zab_check::zookeeper::ZkState,
+        op: &ZkOp,
+    ) -> (ZkResult, zab_check::zookeeper::ZkState) {
+        let codes = [ErrorCode::NodeExists, ErrorCode::NoNode, ErrorCode::BadVersion, ErrorCode::NotEmpty];
+        for result in std::iter::once(ZkResult::Ok).chain(codes.into_iter().map(ZkResult::Err)) {
+            let mut op = op.clone();
+            match &mut op {
+                ZkOp::Create { result: r, .. }
+                | ZkOp::Delete { result: r, .. }
+                | ZkOp::SetData { result: r, .. } => *r = result.clone(),
+            }
+            let mut next = Vec::new();
+            ZkModel.step(state, &op, &mut next);
+            if let Some(s) = next.pop() {
+                return (result, s);
+            }
+        }
+        unreachable!("some result is always legal")
+    }
+
+    /// (session, kind 0..4, path, version, lost, corrupt) per step.
+    type Step = (u64, u8, usize, i32, bool, bool);
+
+    fn run(steps: &[Step]) -> Vec<Record> {
+        let mut events = Vec::new();
+        let mut states = vec![zab_check::zookeeper::ZkState::new()];
+        let mut seen = [0usize; 4];
+        for (xid, &(session, kind, p, version, lost, corrupt)) in steps.iter().enumerate() {
+            let xid = xid as i32;
+            let path = PATHS[p].to_string();
+            let (request, op) = match kind {
+                0 => (
+                    Request::Create {
+                        path: path.clone(),
+                        data: None,
+                        acl: vec![],
+                        flags: 0,
+                        kind: CreateKind::Create,
+                    },
+                    Some(ZkOp::Create { path: path.clone(), data: None, result: ZkResult::Ok }),
+                ),
+                1 => (
+                    Request::Delete { path: path.clone(), version },
+                    Some(ZkOp::Delete { path: path.clone(), version, result: ZkResult::Ok }),
+                ),
+                2 => (
+                    Request::SetData { path: path.clone(), data: Some(vec![xid as u8]), version },
+                    Some(ZkOp::SetData {
+                        path: path.clone(),
+                        data: Some(vec![xid as u8]),
+                        version,
+                        result: ZkResult::Ok,
+                        new_version: None,
+                    }),
+                ),
+                _ => (Request::GetData { path: path.clone(), watch: false }, None),
+            };
+            events.push(Event::Invoke { client: session as u32, session, xid, server: 1, op: request });
+            let (zxid, result) = match op {
+                Some(op) => {
+                    let (result, after) = outcome(states.last().expect("initial state"), &op);
+                    states.push(after.clone());
+                    let zxid = states.len() - 1;
+                    seen[session as usize] = zxid;
+                    let mut reply = match (&result, &op) {
+                        (ZkResult::Ok, ZkOp::SetData { path, .. }) => {
+                            let version = after.get(path).map_or(0, |n| n.version);
+                            Outcome::Ok { response: Response::Stat(Stat { version, ..Stat::default() }) }
+                        }
+                        (ZkResult::Ok, ZkOp::Create { path, .. }) => {
+                            Outcome::Ok { response: Response::Create { path: path.clone() } }
+                        }
+                        (ZkResult::Ok, _) => Outcome::Ok { response: Response::Empty },
+                        (ZkResult::Err(code), _) => Outcome::Err { code: *code },
+                        (ZkResult::Unknown, _) => unreachable!("outcome never says unknown"),
+                    };
+                    if corrupt {
+                        // A wrong answer: ok becomes an error, an error becomes ok.
+                        reply = match reply {
+                            Outcome::Ok { .. } => Outcome::Err { code: ErrorCode::NodeExists },
+                            _ => Outcome::Ok { response: Response::Empty },
+                        };
+                    }
+                    if lost {
+                        (None, Outcome::ConnectionLoss)
+                    } else {
+                        (Some(0x1_0000_0000 + zxid as u64), reply)
+                    }
+                }
+                None => {
+                    // Served by some replica at a zxid the session may see.
+                    let at = seen[session as usize]
+                        + (xid as usize % 2).min(states.len() - 1 - seen[session as usize]);
+                    seen[session as usize] = at;
+                    let result = match states[at].get(&path) {
+                        Some(n) => Outcome::Ok {
+                            response: Response::GetData {
+                                data: n.data.clone(),
+                                stat: Stat { version: n.version, ..Stat::default() },
+                            },
+                        },
+                        None => Outcome::Err { code: ErrorCode::NoNode },
+                    };
+                    (Some(0x1_0000_0000 + at as u64), result)
+                }
+            };
+            events.push(Event::Complete { client: session as u32, session, xid, zxid, result });
+        }
+        events.into_iter().enumerate().map(|(i, ev)| Record { i: i as u64, t: i as u64, ev }).collect()
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        (1u64..4, 0u8..4, 0usize..3, -1i32..2, proptest::bool::weighted(0.1), proptest::bool::weighted(0.05))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_checkers_never_contradict_each_other(steps in proptest::collection::vec(step(), 0..25)) {
+            let records = run(&steps);
+            let writes = check_writes(&records).expect("supported").verdict;
+            let witness = check_zxid_witness(&records).expect("supported");
+            prop_assert!(!matches!(writes, Verdict::Unknown(_)));
+            if witness == WitnessVerdict::Consistent {
+                prop_assert_eq!(&writes, &Verdict::Linearizable);
+            }
+            if matches!(writes, Verdict::NotLinearizable(_)) {
+                prop_assert!(witness != WitnessVerdict::Consistent);
+            }
+        }
+
+        #[test]
+        fn honest_runs_pass_both_checkers(steps in proptest::collection::vec(step(), 0..25)) {
+            let honest: Vec<Step> = steps.into_iter().map(|(s, k, p, v, lost, _)| (s, k, p, v, lost, false)).collect();
+            let records = run(&honest);
+            prop_assert_eq!(check_writes(&records).expect("supported").verdict, Verdict::Linearizable);
+            let witness = check_zxid_witness(&records).expect("supported");
+            prop_assert!(!matches!(witness, WitnessVerdict::Violation { .. }), "{:?}", witness);
+            let any_lost = honest.iter().any(|&(_, kind, _, _, lost, _)| lost && kind < 3);
+            if !any_lost {
+                prop_assert_eq!(witness, WitnessVerdict::Consistent);
+            }
+        }
+
+        #[test]
+        fn a_wrong_write_result_without_lost_writes_is_caught_by_the_witness(
+            steps in proptest::collection::vec(step(), 1..25),
+            victim in any::<proptest::sample::Index>(),
+        ) {
+            // Writes only (kind 0..3), none lost, one corrupted.
+            let mut steps: Vec<Step> =
+                steps.into_iter().map(|(s, k, p, v, _, _)| (s, k % 3, p, v, false, false)).collect();
+            let i = victim.index(steps.len());
+            steps[i].5 = true;
+            let witness = check_zxid_witness(&run(&steps)).expect("supported");
+            prop_assert!(matches!(witness, WitnessVerdict::Violation { .. }), "{:?}", witness);
+        }
+    }
+}
