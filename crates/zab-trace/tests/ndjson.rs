@@ -70,8 +70,8 @@ fn a_wrong_format_or_version_is_refused() {
     let h =
         "{\"format\":\"other\",\"version\":1,\"seed\":1,\"profile\":\"p\",\"commit\":\"c\",\"plan\":null}\n";
     assert!(parse_trace(h, "f").unwrap_err().message.contains("format"));
-    let h = "{\"format\":\"zabsim-trace\",\"version\":99,\"seed\":1,\"profile\":\"p\",\"commit\":\"c\",\"plan\":null}\n";
-    assert!(parse_trace(h, "f").unwrap_err().message.contains("version 99"));
+    let h = HEADER.replace("\"version\":1", "\"version\":99") + "\n";
+    assert!(parse_trace(&h, "f").unwrap_err().message.contains("version 99"));
 }
 
 #[test]
