@@ -38,6 +38,14 @@ pub trait Model {
         false
     }
 
+    /// For a read-only operation ([`Model::is_read_only`]): is it legal in `state`? The default
+    /// asks [`Model::step`]; models override it to answer without building a next state.
+    fn read_is_legal(&self, state: &Self::State, op: &Self::Op) -> bool {
+        let mut next = Vec::new();
+        self.step(state, op, &mut next);
+        !next.is_empty()
+    }
+
     /// Splits a history into independent parts (P-compositionality): the whole history is
     /// linearizable iff every part is. Each part lists operation indices in history order.
     /// `None` (the default) checks the history as one part.

@@ -510,9 +510,16 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(found) = self.transitions.lookup(op, state) {
             return found;
         }
+        self.scratch_ids.clear();
+        if self.read_only[op as usize] {
+            // No next state to build: a legal read leaves the state as it is.
+            if self.model.read_is_legal(self.interner.get(state), self.ops[op as usize]) {
+                self.scratch_ids.push(state);
+            }
+            return self.transitions.store(op, state, &self.scratch_ids);
+        }
         self.scratch_states.clear();
         self.model.step(self.interner.get(state), self.ops[op as usize], &mut self.scratch_states);
-        self.scratch_ids.clear();
         for s in self.scratch_states.drain(..) {
             self.scratch_ids.push(self.interner.intern(s));
         }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::model::Model;
 
@@ -65,7 +66,7 @@ pub struct Kv {
 
 impl Model for Kv {
     type Op = KvOp;
-    type State = Vec<(String, String)>;
+    type State = Vec<(Rc<str>, String)>;
 
     fn init(&self) -> Self::State {
         Vec::new()
@@ -79,8 +80,17 @@ impl Model for Kv {
         matches!(op, KvOp::Get { .. })
     }
 
+    fn read_is_legal(&self, state: &Self::State, op: &KvOp) -> bool {
+        let current =
+            state.binary_search_by(|(k, _)| (**k).cmp(op.key())).map_or("", |i| state[i].1.as_str());
+        match op {
+            KvOp::Get { value, .. } => value.as_deref().is_none_or(|v| v == current),
+            _ => true,
+        }
+    }
+
     fn step(&self, state: &Self::State, op: &KvOp, next: &mut Vec<Self::State>) {
-        let slot = state.binary_search_by(|(k, _)| k.as_str().cmp(op.key()));
+        let slot = state.binary_search_by(|(k, _)| (**k).cmp(op.key()));
         let current = slot.map_or("", |i| state[i].1.as_str());
         let new_value = match op {
             KvOp::Get { value, .. } => {
@@ -104,7 +114,7 @@ impl Model for Kv {
             }
             (Ok(i), false) => s[i].1 = new_value,
             (Err(_), true) => {}
-            (Err(i), false) => s.insert(i, (op.key().to_string(), new_value)),
+            (Err(i), false) => s.insert(i, (Rc::from(op.key()), new_value)),
         }
         next.push(s);
     }
@@ -129,7 +139,7 @@ mod tests {
         KvOp::Get { key: key.into(), value: Some(value.into()) }
     }
 
-    fn run(ops: &[KvOp]) -> Option<Vec<(String, String)>> {
+    fn run(ops: &[KvOp]) -> Option<Vec<(Rc<str>, String)>> {
         let mut state = Kv::default().init();
         for op in ops {
             let mut next = Vec::new();
@@ -152,6 +162,18 @@ mod tests {
         assert_eq!(run(&[put("x"), put("")]), Some(Vec::new()));
         let other = KvOp::Put { key: "a".into(), value: "y".into() };
         assert_eq!(run(&[put("x"), other]), Some(vec![("a".into(), "y".into()), ("k".into(), "x".into())]));
+    }
+
+    #[test]
+    fn the_fast_get_check_agrees_with_the_step() {
+        let append = KvOp::Append { key: "k".into(), value: "ab".into() };
+        let state = run(&[append]).expect("legal");
+        for value in [None, Some(""), Some("ab"), Some("a")] {
+            let op = KvOp::Get { key: "k".into(), value: value.map(String::from) };
+            let mut next = Vec::new();
+            Kv::default().step(&state, &op, &mut next);
+            assert_eq!(Kv::default().read_is_legal(&state, &op), !next.is_empty(), "{op}");
+        }
     }
 
     #[test]

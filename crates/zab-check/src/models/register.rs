@@ -96,6 +96,14 @@ impl Model for Register {
         matches!(op, RegisterOp::Read { .. } | RegisterOp::Cas { succeeded: Some(false), .. })
     }
 
+    fn read_is_legal(&self, state: &Value, op: &RegisterOp) -> bool {
+        match *op {
+            RegisterOp::Read { value } => value.is_none_or(|v| v == *state),
+            RegisterOp::Cas { from, succeeded: Some(false), .. } => from != *state,
+            _ => true,
+        }
+    }
+
     fn step(&self, state: &Value, op: &RegisterOp, next: &mut Vec<Value>) {
         match *op {
             RegisterOp::Read { value } => {
@@ -143,6 +151,29 @@ mod tests {
         assert_eq!(after(Value::Int(1), cas(Some(false))), []);
         assert_eq!(after(Value::Int(1), cas(None)), [Value::Int(2)]);
         assert_eq!(after(Value::Nil, cas(None)), [Value::Nil]);
+    }
+
+    #[test]
+    fn the_fast_read_check_agrees_with_the_step_for_every_read_only_op() {
+        let values = [Value::Nil, Value::Int(0), Value::Int(1)];
+        let model = Register::new(Value::Nil);
+        for &state in &values {
+            for &v in &values {
+                let ops = [
+                    RegisterOp::Read { value: Some(v) },
+                    RegisterOp::Read { value: None },
+                    RegisterOp::Cas { from: v, to: Value::Int(5), succeeded: Some(false) },
+                ];
+                for op in ops {
+                    assert!(model.is_read_only(&op));
+                    assert_eq!(
+                        model.read_is_legal(&state, &op),
+                        !after(state, op).is_empty(),
+                        "{op} in {state}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
