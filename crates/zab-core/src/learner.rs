@@ -400,17 +400,35 @@ impl Replica {
                 return;
             }
         }
-        let confirmed = self.learner_ref().state == LearnerState::Broadcast;
-        self.drain_commits(confirmed, out);
+        self.drain_commits_if_acked(out);
     }
 
     fn on_inform(&mut self, txn: Txn, out: &mut Out) {
-        let sync_enabled = self.cfg.settings().sync_enabled;
-        if sync_enabled {
+        if let Some((last, _)) = self.learner_ref().pending.back() {
+            if txn.zxid <= last.zxid {
+                out.event(CoreEvent::Error { message: format!("duplicate INFORM {} ignored", txn.zxid) });
+                return;
+            }
+        }
+        if txn.zxid <= self.db.tree.last_processed_zxid() {
+            out.event(CoreEvent::Error { message: format!("INFORM {} for a txn already applied", txn.zxid) });
+            return;
+        }
+        if self.cfg.settings().sync_enabled {
             self.log_txns(std::slice::from_ref(&txn), false, out);
         }
-        let confirmed = self.learner_ref().state == LearnerState::Broadcast;
-        self.apply_txn(&txn, confirmed, out);
+        // Queued behind the txns of the NEWLEADER batch, so everything is applied in zxid order.
+        self.learner_mut().pending.push_back((txn, true));
+        self.drain_commits_if_acked(out);
+    }
+
+    /// Applies committed pending txns, but not before NEWLEADER was ACKed (until then the batch
+    /// they sit behind is still being made durable).
+    fn drain_commits_if_acked(&mut self, out: &mut Out) {
+        if self.learner_ref().newleader_acked {
+            let confirmed = self.learner_ref().state == LearnerState::Broadcast;
+            self.drain_commits(confirmed, out);
+        }
     }
 
     /// Applies pending proposals from the head while their COMMIT has arrived.
