@@ -8,7 +8,8 @@
 //! - `agreement`: every server that applies zxid z applies the same txn (same content hash);
 //! - `apply-order`: each server applies zxids in strictly increasing order within an incarnation;
 //! - `ack-after-durable`: a server ACKs zxid z only after z is durable on its disk;
-//! - `epoch-monotonic`: a server's acceptedEpoch never goes back (unless its disk was wiped);
+//! - `epoch-monotonic`: a server's durable acceptedEpoch never goes back, and it never runs below
+//!   it (unless its disk was damaged: wiped, corrupted, misdirected writes);
 //! - `session-order`: replies to one session never go back in zxid;
 //! - `acknowledged-write-lost`: at the end, a write a client saw succeed at zxid z is applied on
 //!   every live server that is up to date (checked by [`Invariants::finish`]).
@@ -123,22 +124,36 @@ impl Invariants {
                     );
                 }
             }
-            Event::Role { node, accepted_epoch, .. } => {
+            // The role record shows the in-memory acceptedEpoch, which may run ahead of a write
+            // that then fails; the durable value is what must never go back.
+            Event::EpochPersisted { node, file: zab_trace::EpochFile::Accepted, epoch } => {
                 let prev = self.accepted_epoch.entry(*node).or_default();
-                if *accepted_epoch < *prev {
+                if *epoch < *prev {
                     return fail(
                         "epoch-monotonic",
-                        format!("server {node} acceptedEpoch went from {prev} to {accepted_epoch}"),
+                        format!("server {node} persisted acceptedEpoch {epoch} after {prev}"),
                     );
                 }
-                *prev = *accepted_epoch;
+                *prev = *epoch;
+            }
+            Event::Role { node, accepted_epoch, .. } => {
+                let durable = self.accepted_epoch.get(node).copied().unwrap_or(0);
+                if *accepted_epoch < durable {
+                    return fail(
+                        "epoch-monotonic",
+                        format!("server {node} runs with acceptedEpoch {accepted_epoch} below its persisted {durable}"),
+                    );
+                }
             }
             Event::Crash { node } => {
                 // Memory is gone: the next incarnation replays its log from the start.
                 self.last_applied.remove(node);
                 self.durable.remove(node);
             }
-            Event::DiskFault { node, fault } if fault.starts_with("wipe") => {
+            // A server whose durable data was damaged (wiped, corrupted on read, misdirected
+            // writes) may legitimately come back with an older epoch: its disk lied, and the
+            // protocol-level checks (one leader per epoch, agreement) still apply to it.
+            Event::DiskFault { node, fault } if damages_durable_data(fault) => {
                 self.accepted_epoch.remove(node);
             }
             Event::Invoke { client, xid, op, .. } if crate::workload::is_write(op) => {
@@ -211,6 +226,11 @@ impl Invariants {
     }
 }
 
+/// Whether a `DiskFault` description (as the simulator writes it) means durable data was damaged.
+pub fn damages_durable_data(fault: &str) -> bool {
+    fault.starts_with("wipe") || fault.starts_with("read corruption") || fault.starts_with("misdirected")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,15 +301,40 @@ mod tests {
         }
     }
 
+    fn persisted(node: NodeId, epoch: u32) -> Event {
+        Event::EpochPersisted { node, file: zab_trace::EpochFile::Accepted, epoch }
+    }
+
     #[test]
-    fn an_accepted_epoch_going_back_is_a_violation_unless_the_disk_was_wiped() {
+    fn an_accepted_epoch_going_back_is_a_violation_unless_the_disk_was_damaged() {
         let mut i = inv();
+        i.observe(&persisted(1, 3)).unwrap();
         i.observe(&role(1, 3)).unwrap();
         assert_eq!(i.observe(&role(1, 2)).unwrap_err().checker, "epoch-monotonic");
+        assert_eq!(i.observe(&persisted(1, 2)).unwrap_err().checker, "epoch-monotonic");
         let mut i = inv();
-        i.observe(&role(1, 3)).unwrap();
+        i.observe(&persisted(1, 3)).unwrap();
         i.observe(&Event::DiskFault { node: 1, fault: "wipe".to_string() }).unwrap();
         i.observe(&role(1, 0)).unwrap();
+        i.observe(&persisted(1, 2)).unwrap();
+        i.observe(&Event::DiskFault {
+            node: 1,
+            fault: "read corruption in acceptedEpoch at byte 0".to_string(),
+        })
+        .unwrap();
+        i.observe(&role(1, 1)).unwrap();
+        i.observe(&persisted(1, 1)).unwrap();
+        i.observe(&Event::DiskFault { node: 1, fault: "stall 5ns".to_string() }).unwrap();
+        assert_eq!(i.observe(&role(1, 0)).unwrap_err().checker, "epoch-monotonic");
+    }
+
+    #[test]
+    fn an_in_memory_epoch_ahead_of_a_failed_write_is_not_a_violation() {
+        let mut i = inv();
+        i.observe(&persisted(3, 1)).unwrap();
+        i.observe(&role(3, 2)).unwrap();
+        i.observe(&Event::Crash { node: 3 }).unwrap();
+        i.observe(&role(3, 1)).unwrap();
     }
 
     fn complete(session: u64, zxid: u64, response: zab_tree::Response) -> Event {

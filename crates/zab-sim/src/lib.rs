@@ -4,6 +4,7 @@ pub mod disk;
 pub mod net;
 pub mod plan;
 pub mod queue;
+pub mod replay;
 pub mod rng;
 pub mod scenario;
 pub mod sim;

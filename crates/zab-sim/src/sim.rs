@@ -222,6 +222,7 @@ enum Ev {
     ClientFail { client: u32, server: u64 },
     Fault(usize),
     Resume { node: u64, inc: u64 },
+    SupervisorRestart { node: u64, inc: u64 },
     CrashLoop { node: u64, left: u32, down_ns: u64, up_ns: u64, crash_now: bool },
     Digest,
     EndSafety,
@@ -330,6 +331,8 @@ struct Sim {
 
 /// A server that cannot be reached answers a connect only after this long.
 const CONNECT_TIMEOUT_NS: u64 = NS_PER_S;
+/// A server that halted (a real one would exit) is started again this long after.
+const SUPERVISOR_RESTART_NS: u64 = NS_PER_S;
 /// How often the liveness phase looks at the cluster.
 const LIVENESS_POLL_NS: u64 = 50 * NS_PER_MS;
 
@@ -511,6 +514,11 @@ impl Sim {
                     self.resume(node);
                 }
             }
+            Ev::SupervisorRestart { node, inc } => {
+                if self.nodes[node as usize - 1].inc == inc {
+                    self.restart(node);
+                }
+            }
             Ev::CrashLoop { node, left, down_ns, up_ns, crash_now } => {
                 if self.phase != RunPhase::Safety {
                     return;
@@ -612,7 +620,14 @@ impl Sim {
         let local = self.local_now(id);
         let Some(r) = self.nodes[id as usize - 1].replica.as_mut() else { return };
         r.step(local, input, &mut self.out);
+        let halted = r.halted().is_some();
         self.perform(id);
+        if halted {
+            // A real server exits here (System.exit); its supervisor starts it again shortly.
+            self.crash(id);
+            let inc = self.nodes[id as usize - 1].inc;
+            self.queue.push(self.now.plus_ns(SUPERVISOR_RESTART_NS), Ev::SupervisorRestart { node: id, inc });
+        }
     }
 
     /// Performs the actions a server appended, in order, then re-arms its timer.
@@ -1376,7 +1391,7 @@ impl Sim {
             .iter()
             .filter(|n| n.replica.is_some())
             .filter_map(|n| n.status.as_ref().map(|s| (n.id, s)))
-            .filter(|(_, s)| s.role == Role::Leading)
+            .filter(|(_, s)| matches!(s.role, Role::Leading | Role::Standalone))
             .max_by_key(|(id, s)| (s.current_epoch, *id))
             .map(|(id, _)| id)
     }

@@ -112,7 +112,9 @@ pub fn describe(plan: &RunPlan) -> Vec<String> {
 
 fn base_cluster(rng: &mut ChaCha8Rng) -> Cluster {
     let voters = [3, 3, 3, 5, 1][rng.gen_range(0..5)];
-    let observers = [0, 0, 1, 2][rng.gen_range(0..4)];
+    // A single voter runs standalone; observers need an ensemble of at least two voters' worth of
+    // protocol, so a lone voter gets none.
+    let observers = if voters == 1 { 0 } else { [0, 0, 1, 2][rng.gen_range(0..4)] };
     Cluster {
         voters,
         observers,

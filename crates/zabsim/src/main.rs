@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod cmd_check;
 mod cmd_config;
+mod cmd_replay;
+mod cmd_run;
+mod cmd_status;
 
 /// Exit code for a clean pass.
 pub const EXIT_PASS: u8 = 0;
@@ -40,6 +43,13 @@ enum Command {
     Config(cmd_config::ConfigArgs),
     /// Check recorded histories for linearizability (Jepsen .log, Porcupine kv .txt, Knossos .edn).
     Check(cmd_check::CheckArgs),
+    /// Simulate seeds of a profile (swarm, lite, perf) or a scenario file; on failure write the
+    /// trace and print one replay command.
+    Run(cmd_run::RunArgs),
+    /// Re-run a trace's seed and plan and compare record by record.
+    Replay(cmd_replay::ReplayArgs),
+    /// Run one seed and print each server's Mode at the end.
+    Status(cmd_status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +58,9 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Config(args) => cmd_config::run(&args),
         Command::Check(args) => cmd_check::run(&args),
+        Command::Run(args) => cmd_run::run_cmd(&args),
+        Command::Replay(args) => cmd_replay::run(&args),
+        Command::Status(args) => cmd_status::run_cmd(&args),
     };
     ExitCode::from(code)
 }
