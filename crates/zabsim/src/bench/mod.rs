@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 mod check;
 mod client;
 mod recover;
+mod sim;
 mod tree;
 
 #[derive(Args)]
@@ -27,6 +28,8 @@ pub enum BenchWhat {
     Recover,
     /// Session client cost per request, watch event and reconnect.
     Client,
+    /// Simulator speed: messages and events per second loaded, simulated/real time light, seeds/s.
+    Sim,
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
@@ -35,5 +38,6 @@ pub fn run(args: &BenchArgs) -> u8 {
         BenchWhat::Check => check::run(args.quick),
         BenchWhat::Recover => recover::run(args.quick),
         BenchWhat::Client => client::run(args.quick),
+        BenchWhat::Sim => sim::run(args.quick),
     }
 }
