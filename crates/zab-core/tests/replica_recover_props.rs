@@ -105,3 +105,32 @@ fn an_undamaged_disk_recovers_everything_it_logged() {
     let (disk, last) = busy_disk();
     assert_eq!(exercise(disk), Some(last));
 }
+
+/// A failed write whose successors still reached the disk leaves a hole in the log. Nothing after
+/// the hole was acknowledged (the server stops at the failure), so recovery must stop at the hole
+/// rather than replay past it into a state no other server has (zabsim swarm seed 125 found this).
+#[test]
+fn recovery_stops_at_a_hole_in_the_log_and_cuts_what_follows() {
+    use zab_core::persist::{
+        encode_log_header, encode_log_record, encode_snapshot, log_file_name, snapshot_file_name,
+    };
+    use zab_tree::{DataTree, Txn, TxnBody};
+    let txn = |counter: u32| Txn {
+        zxid: Zxid::new(1, counter),
+        session: SessionId(0x100 + u64::from(counter)),
+        cxid: 0,
+        time_ms: 1_000,
+        body: TxnBody::CreateSession { timeout_ms: 10_000 },
+        digest: None,
+    };
+    let mut disk = DiskImage::initialized();
+    disk.files.insert(snapshot_file_name(Zxid::ZERO), encode_snapshot(&DataTree::new(Default::default())));
+    let mut log = encode_log_header();
+    for counter in [1, 2, 4, 5] {
+        log.extend(encode_log_record(&txn(counter)));
+    }
+    disk.files.insert(log_file_name(Zxid::new(1, 1)), log);
+    let r = Replica::recover(config(), disk, 1).expect("recovers");
+    assert_eq!(r.status().last_logged, Some(Zxid::new(1, 2)));
+    assert_eq!(r.tree().sessions().len(), 2, "txns after the hole must not be applied");
+}

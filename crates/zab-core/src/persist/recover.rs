@@ -193,7 +193,7 @@ pub fn recover_disk(image: &DiskImage, config: &ValidConfig) -> Result<Recovered
 pub fn recover_disk_with(image: &DiskImage, options: &RecoverOptions) -> Result<Recovered, RecoverError> {
     let mut repairs = Vec::new();
     let (base, skipped_snapshots) = newest_valid_snapshot(image, &options.tree);
-    let (log_files, log, truncations) = scan_logs(image, &mut repairs)?;
+    let (log_files, log, mut truncations) = scan_logs(image, &mut repairs)?;
 
     let (mut tree, snapshot, snapshot_file, initialized) = match base {
         Some((file, tree, zxid, bytes)) => (tree, Some((zxid, bytes)), Some(file), true),
@@ -215,10 +215,37 @@ pub fn recover_disk_with(image: &DiskImage, options: &RecoverOptions) -> Result<
     };
 
     let base_zxid = snapshot.as_ref().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
+    let mut log = log;
     let mut replayed = Vec::new();
-    for logged in log.iter().filter(|l| l.txn.zxid > base_zxid) {
+    let mut prev = base_zxid;
+    let mut hole = None;
+    for (index, logged) in log.iter().enumerate().filter(|(_, l)| l.txn.zxid > base_zxid) {
+        let zxid = logged.txn.zxid;
+        // Within an epoch zxids are consecutive. A missing one means a write was lost (a failed
+        // request whose successors still reached the disk): nothing after the hole was ever
+        // acknowledged, and replaying past it would build a state no other server has.
+        if zxid.epoch() == prev.epoch() && zxid.counter() != prev.counter().wrapping_add(1) {
+            hole = Some(index);
+            break;
+        }
         tree.apply(&logged.txn);
         replayed.push(logged.txn.clone());
+        prev = zxid;
+    }
+    if let Some(index) = hole {
+        let first = &log[index];
+        let file = log_files[first.file].name.clone();
+        repairs.push(DiskOp::Truncate { file: file.clone(), len: first.offset });
+        repairs.push(DiskOp::Sync { file });
+        for later in &log_files[first.file + 1..] {
+            repairs.push(DiskOp::Delete { file: later.name.clone() });
+        }
+        truncations.push(Truncation {
+            file: log_files[first.file].name.clone(),
+            valid_len: first.offset,
+            file_len: log_files[first.file].file_len,
+        });
+        log.truncate(index);
     }
     let last_logged_zxid = initialized.then(|| replayed.last().map_or(base_zxid, |t| t.zxid));
 
