@@ -25,6 +25,8 @@
 //!    - [`Action::Persist`]: apply the [`DiskOp`]s to the server's disk in order; once all are
 //!      durable, feed `Input::Persisted{io}` (or `Input::PersistFailed`). Completions must come
 //!      in the order the requests were issued. A crash loses (or tears) what was not yet durable.
+//!      A failed request halts the replica (a real server exits at its first failed write), so
+//!      the requests it issued after the failed one must never reach the disk.
 //!    - [`Action::ClientConnected`], [`Action::Reply`], [`Action::Notify`],
 //!      [`Action::CloseClient`]: deliver to the client connection, in order. A watch event is
 //!      always appended before the reply of the request that caused it.
