@@ -263,7 +263,9 @@ impl Replica {
     fn rebuild_tree(&mut self) -> Result<(), String> {
         let mut tree = match &self.db.base {
             Some((_, bytes)) => {
-                DataTree::deserialize(bytes).map_err(|e| format!("own snapshot unreadable: {e}"))?
+                crate::persist::decode_snapshot(bytes, &self.tree_config())
+                    .map_err(|e| format!("own snapshot unreadable: {e}"))?
+                    .0
             }
             None => DataTree::new(self.tree_config()),
         };
