@@ -524,6 +524,8 @@ impl Replica {
         };
         match purpose {
             IoPurpose::Log { upto, ack } => {
+                // A truncation issued after this append may already have removed part of it.
+                let upto = upto.min(self.db.last_zxid());
                 if upto > self.db.durable_upto {
                     self.db.durable_upto = upto;
                 }
@@ -550,6 +552,7 @@ impl Replica {
                 }
             }
             IoPurpose::NewLeaderBatch { epoch, upto } => {
+                let upto = upto.min(self.db.last_zxid());
                 if upto > self.db.durable_upto {
                     self.db.durable_upto = upto;
                 }
