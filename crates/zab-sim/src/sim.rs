@@ -256,6 +256,8 @@ struct SimClient {
     link: Option<(LinkId, u64)>,
     n: u64,
     done: bool,
+    /// The instant of the client's pending timer event (stale events are ignored).
+    timer_at: Option<SimTime>,
 }
 
 struct TraceSink {
@@ -379,7 +381,7 @@ impl Sim {
             let seed = seeds.workload.gen();
             let config = ClientConfig::new(connect.clone(), timeout_ms, seed);
             let client = Client::new(config).map_err(|e| format!("client {id}: {e}"))?;
-            clients.push(SimClient { id, client, link: None, n: 0, done: false });
+            clients.push(SimClient { id, client, link: None, n: 0, done: false, timer_at: None });
         }
         let voters: Vec<u64> = (1..=plan.cluster.voters).collect();
         let safety_end = SimTime(plan.workload.duration_ns);
@@ -425,6 +427,7 @@ impl Sim {
         for c in 0..self.clients.len() as u32 {
             // Stagger the clients' first steps a little so they do not move in lockstep.
             let at = SimTime(self.seeds.workload.gen_range(0..10 * NS_PER_MS));
+            self.clients[c as usize].timer_at = Some(at);
             self.queue.push(at, Ev::ClientTimer(c));
             self.queue.push(at, Ev::ClientOp(c));
         }
@@ -987,7 +990,12 @@ impl Sim {
     }
 
     fn client_timer(&mut self, c: u32) {
-        let cl = &self.clients[c as usize];
+        let cl = &mut self.clients[c as usize];
+        // Only the latest scheduled wake-up counts; earlier ones were superseded.
+        if cl.timer_at != Some(self.now) {
+            return;
+        }
+        cl.timer_at = None;
         match cl.client.next_deadline() {
             Some(d) if d.0 <= self.now.0 => self.step_client(c, ClientInput::Timeout),
             _ => self.arm_client_timer(c),
@@ -995,8 +1003,15 @@ impl Sim {
     }
 
     fn arm_client_timer(&mut self, c: u32) {
-        if let Some(d) = self.clients[c as usize].client.next_deadline() {
-            self.queue.push(SimTime(d.0.max(self.now.0 + 1)), Ev::ClientTimer(c));
+        let cl = &mut self.clients[c as usize];
+        let Some(d) = cl.client.next_deadline() else {
+            cl.timer_at = None;
+            return;
+        };
+        let at = SimTime(d.0.max(self.now.0));
+        if cl.timer_at != Some(at) {
+            cl.timer_at = Some(at);
+            self.queue.push(at, Ev::ClientTimer(c));
         }
     }
 

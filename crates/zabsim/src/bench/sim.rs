@@ -1,6 +1,7 @@
 //! `zabsim bench sim`: how fast the simulator runs.
 //!
-//! - **Loaded**: 3 voters + 1 observer, 20 closed-loop clients (1 ms think, mostly setData), the
+//! - **Loaded**: 3 voters + 1 observer, 20 closed-loop clients (1 ms think, creates, setData and
+//!   getData over 64 keys), the
 //!   default long-tailed network and disk, no faults: delivered messages and processed events per
 //!   wall second, and acknowledged client writes per wall second.
 //! - **Light**: 3 voters, one client writing every 10 ms, 1–10 ms network latency: simulated time
@@ -98,7 +99,7 @@ pub fn run(quick: bool) -> u8 {
 fn loaded_config(seconds: u64, trace: TraceMode) -> RunConfig {
     let mut plan = draw_plan(Profile::Perf, 1);
     plan.workload.duration_ns = seconds * NS_PER_S;
-    plan.workload.mix = OpMix { set_data: 8, get_data: 2, ..OpMix::default() };
+    plan.workload.mix = OpMix { create: 2, set_data: 6, get_data: 2, ..OpMix::default() };
     plan.knobs.digest_every_ns = 0;
     RunConfig { seed: 1, plan, trace, status: false }
 }
@@ -109,7 +110,7 @@ fn light_config(seconds: u64) -> RunConfig {
     plan.workload.clients = 1;
     plan.workload.mode = LoadMode::Open;
     plan.workload.think_ns = 10 * NS_PER_MS;
-    plan.workload.mix = OpMix { set_data: 1, ..OpMix::default() };
+    plan.workload.mix = OpMix { create: 1, set_data: 3, ..OpMix::default() };
     plan.workload.duration_ns = seconds * NS_PER_S;
     plan.knobs.net_latency = Latency::Uniform { min_ns: NS_PER_MS, max_ns: 10 * NS_PER_MS };
     plan.knobs.digest_every_ns = 0;

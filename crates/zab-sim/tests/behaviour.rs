@@ -1,0 +1,113 @@
+//! Fault injection does what its name says: each test runs a small plan and reads the trace.
+
+use zab_sim::plan::{Fault, RunPlan, Target, TimedFault};
+use zab_sim::sim::{run, Report, RunConfig, RunOutcome, TraceMode};
+use zab_sim::swarm::{draw_plan, Profile};
+use zab_sim::time::NS_PER_S;
+use zab_trace::Event;
+
+fn plan(faults: Vec<(u64, Fault)>) -> RunPlan {
+    let mut p = draw_plan(Profile::Lite, 1);
+    p.cluster.observers = 0;
+    p.workload.duration_ns = 8 * NS_PER_S;
+    p.faults =
+        faults.into_iter().map(|(at_ms, fault)| TimedFault { at_ns: at_ms * 1_000_000, fault }).collect();
+    p
+}
+
+fn run_plan(p: RunPlan) -> Report {
+    let r = run(&RunConfig { seed: 7, plan: p, trace: TraceMode::Keep, status: false }).unwrap();
+    assert_eq!(r.outcome, RunOutcome::Pass, "{:?}", r.violation);
+    r
+}
+
+fn events(r: &Report) -> impl Iterator<Item = (u64, &Event)> {
+    r.records.iter().map(|rec| (rec.t, &rec.ev))
+}
+
+fn established(r: &Report) -> Vec<(u64, u64, u32)> {
+    events(r)
+        .filter_map(|(t, e)| match e {
+            Event::LeaderEstablished { node, epoch, .. } => Some((t, *node, *epoch)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn partitioning_the_leader_away_makes_another_server_lead_a_higher_epoch() {
+    let r = run_plan(plan(vec![
+        (2_000, Fault::Partition { groups: vec![vec![Target::Leader], vec![Target::Rest]], oneway: false }),
+        (6_000, Fault::Heal),
+    ]));
+    let leaders = established(&r);
+    let (_, first, epoch) = leaders[0];
+    let after =
+        leaders.iter().find(|(t, _, _)| *t > 2 * NS_PER_S).expect("a new leader during the partition");
+    assert_ne!(after.1, first);
+    assert!(after.2 > epoch);
+    assert!(events(&r).any(|(_, e)| matches!(e, Event::Partition { groups, .. } if groups[0] == vec![first])));
+}
+
+#[test]
+fn a_crashed_server_restarts_from_its_disk_and_catches_up() {
+    let r = run_plan(plan(vec![
+        (2_000, Fault::Crash { targets: vec![Target::Node(2)] }),
+        (3_000, Fault::Restart { targets: vec![Target::Node(2)] }),
+    ]));
+    let restart = events(&r).find_map(|(_, e)| match e {
+        Event::Restart { node: 2, recovered } => Some(*recovered),
+        _ => None,
+    });
+    assert!(restart.expect("a restart record").is_some_and(|z| z > 0), "it recovered committed txns");
+    let ends: Vec<u64> = r.nodes.iter().map(|n| n.last_committed).collect();
+    assert!(ends.iter().all(|z| *z == ends[0]), "everyone converged: {ends:?}");
+}
+
+#[test]
+fn a_wiped_server_is_synced_again_by_the_leader_and_converges() {
+    let r = run_plan(plan(vec![(2_000, Fault::WipeAndRejoin { targets: vec![Target::Node(3)] })]));
+    let wiped_at = events(&r)
+        .find_map(|(t, e)| matches!(e, Event::DiskFault { node: 3, fault } if fault == "wipe").then_some(t))
+        .expect("a wipe record");
+    // Small histories are synced by DIFF from zxid 0, larger ones by SNAP: either way a new sync.
+    assert!(events(&r).any(|(t, e)| t >= wiped_at && matches!(e, Event::SyncChosen { peer: 3, .. })));
+    let ends: Vec<u64> = r.nodes.iter().map(|n| n.last_committed).collect();
+    assert!(ends.iter().all(|z| *z == ends[0]), "everyone converged: {ends:?}");
+    assert!(r.nodes.iter().all(|n| n.digest == r.nodes[0].digest));
+}
+
+#[test]
+fn a_long_pause_of_the_leader_hands_leadership_to_another_server() {
+    let r = run_plan(plan(vec![(
+        2_000,
+        Fault::Pause { targets: vec![Target::Leader], duration_ns: 4 * NS_PER_S },
+    )]));
+    let paused = events(&r).find_map(|(_, e)| match e {
+        Event::Pause { node } => Some(*node),
+        _ => None,
+    });
+    let paused = paused.expect("a pause record");
+    assert!(established(&r).iter().any(|(t, n, _)| *t > 2 * NS_PER_S && *n != paused));
+    assert!(events(&r).any(|(_, e)| matches!(e, Event::Resume { node } if *node == paused)));
+}
+
+#[test]
+fn a_full_disk_halts_the_server_and_its_supervisor_restarts_it() {
+    let r = run_plan(plan(vec![
+        (2_000, Fault::DiskFull { targets: vec![Target::Node(1)], free_bytes: 0 }),
+        (4_000, Fault::DiskRepair { targets: vec![Target::Node(1)] }),
+    ]));
+    let crash = events(&r).find(|(t, e)| *t >= 2 * NS_PER_S && matches!(e, Event::Crash { node: 1 }));
+    let (t_crash, _) = crash.expect("the server stops when a write fails");
+    assert!(events(&r).any(|(t, e)| t > t_crash && matches!(e, Event::Restart { node: 1, .. })));
+}
+
+#[test]
+fn no_client_request_is_left_unanswered_at_the_end() {
+    let r = run_plan(plan(vec![(2_000, Fault::CutClients { clients: Vec::new() }), (4_000, Fault::Heal)]));
+    let invoked = events(&r).filter(|(_, e)| matches!(e, Event::Invoke { .. })).count();
+    let completed = events(&r).filter(|(_, e)| matches!(e, Event::Complete { .. })).count();
+    assert!(invoked > 10);
+    assert_eq!(invoked, completed);
+}
