@@ -53,7 +53,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors are bad input (64), not clap's default 2, which means a liveness failure here.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_PASS };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     let code = match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Config(args) => cmd_config::run(&args),
