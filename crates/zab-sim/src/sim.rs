@@ -211,19 +211,52 @@ impl Msg {
 }
 
 enum Ev {
-    NodeTimer { node: u64, inc: u64 },
-    NodeInput { node: u64, inc: u64, input: Input },
-    ConnectArrive { from: u64, to: u64, inc: u64 },
+    NodeTimer {
+        node: u64,
+        inc: u64,
+    },
+    /// Boxed: an `Input` is large, and every event is moved several times inside the heap.
+    NodeInput {
+        node: u64,
+        inc: u64,
+        input: Box<Input>,
+    },
+    ConnectArrive {
+        from: u64,
+        to: u64,
+        inc: u64,
+    },
     NetWake(Dir),
-    DiskWake { node: u64, inc: u64 },
+    DiskWake {
+        node: u64,
+        inc: u64,
+    },
     ClientTimer(u32),
     ClientOp(u32),
-    ClientConnectArrive { client: u32, server: u64 },
-    ClientFail { client: u32, server: u64 },
+    ClientConnectArrive {
+        client: u32,
+        server: u64,
+    },
+    ClientFail {
+        client: u32,
+        server: u64,
+    },
     Fault(usize),
-    Resume { node: u64, inc: u64 },
-    SupervisorRestart { node: u64, inc: u64 },
-    CrashLoop { node: u64, left: u32, down_ns: u64, up_ns: u64, crash_now: bool },
+    Resume {
+        node: u64,
+        inc: u64,
+    },
+    SupervisorRestart {
+        node: u64,
+        inc: u64,
+    },
+    CrashLoop {
+        node: u64,
+        left: u32,
+        down_ns: u64,
+        up_ns: u64,
+        crash_now: bool,
+    },
     Digest,
     EndSafety,
     LivenessCheck,
@@ -476,7 +509,7 @@ impl Sim {
             }
             Ev::NodeInput { node, inc, input } => {
                 if self.nodes[node as usize - 1].inc == inc {
-                    self.deliver_node(node, input);
+                    self.deliver_node(node, *input);
                 }
             }
             Ev::ConnectArrive { from, to, inc } => self.connect_arrive(from, to, inc),
@@ -728,7 +761,7 @@ impl Sim {
         let lat = self.plan.knobs.net_latency.sample(&mut self.seeds.network);
         let inc = self.nodes[to as usize - 1].inc;
         let input = Input::Election { from: ServerId(from), n };
-        self.queue.push(self.now.plus_ns(lat), Ev::NodeInput { node: to, inc, input });
+        self.queue.push(self.now.plus_ns(lat), Ev::NodeInput { node: to, inc, input: Box::new(input) });
     }
 
     fn connect_arrive(&mut self, from: u64, to: u64, inc: u64) {
@@ -748,7 +781,8 @@ impl Sim {
                 CONNECT_TIMEOUT_NS
             };
             let input = Input::ConnectFailed { peer: ServerId(to) };
-            self.queue.push(self.now.plus_ns(delay), Ev::NodeInput { node: from, inc, input });
+            self.queue
+                .push(self.now.plus_ns(delay), Ev::NodeInput { node: from, inc, input: Box::new(input) });
             return;
         }
         let (link, replaced) = self.net.open(Channel::Quorum, Addr::Server(from), Addr::Server(to));
