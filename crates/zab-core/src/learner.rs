@@ -42,6 +42,15 @@ enum SyncKind {
     Snap,
 }
 
+/// The database a SNAP replaced in memory, while the disk still holds it.
+pub(crate) struct PreSnap {
+    tree: DataTree,
+    log: Vec<crate::db::LogEntry>,
+    history: VecDeque<Txn>,
+    tentative: VecDeque<(Zxid, u64)>,
+    initialized: bool,
+}
+
 pub(crate) struct Learner {
     pub leader: ServerId,
     pub observer: bool,
@@ -59,6 +68,8 @@ pub(crate) struct Learner {
     newleader_acked: bool,
     /// Highest zxid ACKed to the leader.
     acked_upto: Zxid,
+    /// Set between SNAP and the NEWLEADER snapshot write.
+    pre_snap: Option<Box<PreSnap>>,
 }
 
 impl Learner {
@@ -98,6 +109,7 @@ impl Replica {
             pending: VecDeque::new(),
             newleader_acked: false,
             acked_upto: Zxid(0),
+            pre_snap: None,
         };
         self.role =
             if observer { RoleState::Observing(Box::new(l)) } else { RoleState::Following(Box::new(l)) };
@@ -259,6 +271,37 @@ impl Replica {
         self.start_sync(SyncKind::Trunc);
     }
 
+    /// Leaving a learner role in the middle of a SNAP or TRUNC sync, before NEWLEADER: txns were
+    /// applied in memory without being logged (the NEWLEADER snapshot would have captured them),
+    /// so memory must go back to what the disk holds, as the real server reloads its database.
+    pub(crate) fn discard_unlogged_sync(&mut self, learner: &mut Learner, out: &mut Out) {
+        if learner.state != LearnerState::Syncing {
+            return;
+        }
+        match learner.sync {
+            Some(SyncKind::Snap) => {
+                if let Some(before) = learner.pre_snap.take() {
+                    marks::hit("learner: aborted SNAP sync restores the database on disk");
+                    self.db.tree = before.tree;
+                    self.db.log = before.log;
+                    self.db.history = before.history;
+                    self.db.tentative = before.tentative;
+                    self.db.initialized = before.initialized;
+                }
+            }
+            Some(SyncKind::Trunc) => {
+                marks::hit("learner: aborted TRUNC sync reloads the truncated log");
+                let to = self.db.last_logged();
+                self.db.history.retain(|t| t.zxid <= to);
+                self.db.tentative.retain(|(z, _)| *z <= to);
+                if let Err(why) = self.rebuild_tree() {
+                    self.halt(why, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Reloads the tree from the newest snapshot plus the log (after a truncation).
     fn rebuild_tree(&mut self) -> Result<(), String> {
         let mut tree = match &self.db.base {
@@ -291,11 +334,17 @@ impl Replica {
             return;
         }
         marks::hit("learner: SNAP replaces the database");
-        self.db.tree = tree;
-        self.db.log.clear();
+        // Until the NEWLEADER snapshot is written, the disk still holds the old database: keep it,
+        // so an aborted sync can go back to exactly what a restart would read.
+        let before = PreSnap {
+            tree: std::mem::replace(&mut self.db.tree, tree),
+            log: std::mem::take(&mut self.db.log),
+            history: std::mem::take(&mut self.db.history),
+            tentative: std::mem::take(&mut self.db.tentative),
+            initialized: self.db.initialized,
+        };
+        self.learner_mut().pre_snap = Some(Box::new(before));
         self.db.roll_next = true;
-        self.db.history.clear();
-        self.db.tentative.clear();
         self.db.initialized = true;
         out.event(CoreEvent::SnapInstalled { zxid });
         self.start_sync(SyncKind::Snap);
@@ -327,6 +376,7 @@ impl Replica {
             return;
         }
         let snap_needed = matches!(self.learner_ref().sync, Some(SyncKind::Snap) | Some(SyncKind::Trunc));
+        self.learner_mut().pre_snap = None;
         let mut ops = Vec::new();
         if snap_needed {
             ops.extend(self.db.snapshot(true));

@@ -694,7 +694,10 @@ impl Replica {
                     out.disconnect(peer);
                 }
             }
-            RoleState::Following(l) | RoleState::Observing(l) => out.disconnect(l.leader),
+            RoleState::Following(mut l) | RoleState::Observing(mut l) => {
+                out.disconnect(l.leader);
+                self.discard_unlogged_sync(&mut l, out);
+            }
             _ => {}
         }
         self.timers = Timers::default();
