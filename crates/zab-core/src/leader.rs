@@ -128,7 +128,7 @@ impl Replica {
         let history_end = self.db.last_zxid();
         let leader = Leader {
             phase: Phase::Discovery,
-            epoch: Epoch(self.accepted_epoch.0 + 1),
+            epoch: Epoch(self.accepted_promised.0 + 1),
             epoch_decided: false,
             epoch_persisted: false,
             connecting: [me].into_iter().collect(),

@@ -118,7 +118,7 @@ impl Replica {
     }
 
     pub(crate) fn learner_connected(&mut self, out: &mut Out) {
-        let accepted_epoch = self.accepted_epoch;
+        let accepted_epoch = self.accepted_promised;
         let sid = self.me;
         let l = self.learner_mut();
         if l.state != LearnerState::Connecting {
@@ -204,13 +204,13 @@ impl Replica {
     }
 
     fn on_leader_info(&mut self, epoch: Epoch, out: &mut Out) {
-        if epoch < self.accepted_epoch {
+        if epoch < self.accepted_promised {
             marks::hit("learner: LEADERINFO with an older epoch is refused");
             self.abandon_role("leader's epoch is older than our acceptedEpoch", out);
             return;
         }
         self.learner_mut().new_epoch = epoch;
-        if epoch > self.accepted_epoch {
+        if epoch > self.accepted_promised {
             self.learner_mut().state = LearnerState::PersistingAccepted;
             self.persist_epoch(EpochFile::Accepted, epoch, out);
         } else {

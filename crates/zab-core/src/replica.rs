@@ -101,6 +101,9 @@ pub struct Replica {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) now: Instant,
     pub(crate) accepted_epoch: Epoch,
+    /// The highest acceptedEpoch this server has promised: durable or still being written.
+    /// Decisions use it, so a slow disk can never see a lower epoch written after a higher one.
+    pub(crate) accepted_promised: Epoch,
     pub(crate) current_epoch: Epoch,
     pub(crate) db: Db,
     pub(crate) role: RoleState,
@@ -190,6 +193,7 @@ impl Replica {
             rng: ChaCha8Rng::seed_from_u64(seed),
             now: Instant(0),
             accepted_epoch: rec.accepted_epoch,
+            accepted_promised: rec.accepted_epoch,
             current_epoch: rec.current_epoch,
             db,
             role: RoleState::Looking,
@@ -539,7 +543,7 @@ impl Replica {
             }
             IoPurpose::Epoch { file, epoch } => {
                 match file {
-                    EpochFile::Accepted => self.accepted_epoch = epoch,
+                    EpochFile::Accepted => self.accepted_epoch = self.accepted_epoch.max(epoch),
                     EpochFile::Current => self.current_epoch = epoch,
                 }
                 out.event(CoreEvent::EpochPersisted { file, epoch });
@@ -589,6 +593,10 @@ impl Replica {
             EpochFile::Accepted => persist::ACCEPTED_EPOCH_FILE,
             EpochFile::Current => persist::CURRENT_EPOCH_FILE,
         };
+        if file == EpochFile::Accepted {
+            debug_assert!(epoch >= self.accepted_promised, "acceptedEpoch would go back: node {}", self.me);
+            self.accepted_promised = self.accepted_promised.max(epoch);
+        }
         let ops = persist::epoch_file_ops(name, epoch);
         // The in-memory copy changes only once the file is durable, as the real server writes
         // the file before updating its field.
