@@ -59,7 +59,8 @@ proptest! {
         nodes_per_step in 1..4usize,
     ) {
         let (leader, log) = run_actions(&actions, 3);
-        let start = start.index(log.len());
+        // Any cut point, including before the first and after the last txn (the log may be empty).
+        let start = start.index(log.len() + 1);
         let mut tree = DataTree::new(generated_config());
         for txn in &log[..start] {
             tree.apply(txn);
