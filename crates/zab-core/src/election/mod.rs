@@ -142,7 +142,12 @@ pub struct Election {
 impl Election {
     /// An election engine for server `me` among `voters` (the voting members of the ensemble).
     /// An observer passes `is_observer = true`; a server missing from `voters` is treated as one.
-    pub fn new(me: ServerId, voters: BTreeSet<ServerId>, is_observer: bool) -> Election {
+    pub fn new(me: ServerId, mut voters: BTreeSet<ServerId>, is_observer: bool) -> Election {
+        if is_observer {
+            // An observer is never a voter, whatever list it was given: it can neither be voted
+            // for nor decide to lead.
+            voters.remove(&me);
+        }
         let is_voter = !is_observer && voters.contains(&me);
         Election {
             me,
@@ -257,11 +262,9 @@ impl Election {
             context()
         );
         if self.phase != Phase::NotStarted {
-            assert!(
-                self.current.is_some() && self.round > 0,
-                "{}: running without a current vote",
-                context()
-            );
+            // The round may be anything a decided ensemble reported (even 0 from a peer): only a
+            // current vote is required once the engine has started.
+            assert!(self.current.is_some(), "{}: running without a current vote", context());
         }
         assert!(
             (MIN_NOTIFICATION_INTERVAL_MS..=MAX_NOTIFICATION_INTERVAL_MS)
