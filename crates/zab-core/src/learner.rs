@@ -135,8 +135,6 @@ impl Replica {
         self.timers.clear(TimerKind::Retry);
     }
 
-    pub(crate) fn learner_tick(&mut self, _out: &mut Out) {}
-
     pub(crate) fn learner_packet(&mut self, msg: QuorumPacket, out: &mut Out) {
         // Any packet from the leader resets the read timeout: initLimit until NEWLEADER,
         // syncLimit afterwards.

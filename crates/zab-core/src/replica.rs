@@ -401,9 +401,9 @@ impl Replica {
             }
             TimerKind::Tick => match &self.role {
                 RoleState::Leading(_) => self.leader_tick(out),
-                RoleState::Following(_) | RoleState::Observing(_) => self.learner_tick(out),
                 RoleState::Standalone => self.standalone_reap_containers(out),
-                RoleState::Looking => {}
+                // Learners keep no tick: the leader's pings and their read timeout suffice.
+                RoleState::Looking | RoleState::Following(_) | RoleState::Observing(_) => {}
             },
             TimerKind::Limit => match &self.role {
                 RoleState::Leading(_) => self.leader_limit_expired(out),

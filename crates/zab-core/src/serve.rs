@@ -17,7 +17,7 @@ use crate::ids::ServerId;
 use crate::io::{Action, ConnId, Instant, Out};
 use crate::marks;
 use crate::messages::{ForwardedRequest, QuorumPacket};
-use crate::replica::{IoPurpose, Replica, RoleState, TimerKind};
+use crate::replica::{Replica, RoleState, TimerKind};
 
 /// Where a write entered the leader's pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -734,6 +734,5 @@ impl Replica {
             let tree = &self.db.tree;
             self.clients.complete_sync(session, cxid, tree, out);
         }
-        let _ = IoPurpose::Housekeeping;
     }
 }
