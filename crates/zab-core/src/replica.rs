@@ -162,17 +162,22 @@ impl Replica {
             tentative: VecDeque::new(),
             confirmed: Zxid(0),
         };
-        for f in &rec.log_files {
-            db.log_files.push(crate::db::LogFile { name: f.name.clone(), len: f.valid_len });
+        // Only files that still hold a recovered record stay in the database's file list: the
+        // others (record-less, or after a hole) are deleted by the recovery repairs, and a later
+        // truncation must not try to delete them again.
+        let mut file_index: Vec<Option<usize>> = vec![None; rec.log_files.len()];
+        for logged in &rec.log {
+            if file_index[logged.file].is_none() {
+                let f = &rec.log_files[logged.file];
+                file_index[logged.file] = Some(db.log_files.len());
+                db.log_files.push(crate::db::LogFile { name: f.name.clone(), len: f.valid_len });
+            }
         }
         for logged in rec.log {
             if logged.txn.zxid > snapshot_zxid {
+                let file = file_index[logged.file].expect("every recovered record's file is listed");
                 db.since_snapshot += 1;
-                db.log.push(crate::db::LogEntry {
-                    txn: logged.txn,
-                    file: logged.file,
-                    offset: logged.offset,
-                });
+                db.log.push(crate::db::LogEntry { txn: logged.txn, file, offset: logged.offset });
             }
         }
         db.roll_next = true;

@@ -193,3 +193,35 @@ fn parse_4lw(list: &str) -> zab_core::config::FourLetterWords {
             .expect("valid");
     loaded.config.settings().four_letter_words.clone()
 }
+
+#[test]
+fn a_restarted_follower_rolls_into_a_log_file_whose_name_a_failed_creation_left_behind() {
+    // A follower's first append to a new log file failed after only the file's header reached
+    // the disk (the server halts at a failed write). After restarting it is synced the same
+    // txns again and rolls into a new file of the same name: the stale header must not stay in
+    // front of the new one, or the next restart finds a corrupt log.
+    let mut c = serving_cluster(3, 0);
+    c.crash(ServerId(1));
+    let conn = session(&mut c, 3);
+    for i in 0..3 {
+        let (err, _, _) = call(&mut c, conn, i + 1, create(&format!("/d{i}"), b"x"));
+        assert_eq!(err, ErrorCode::Ok);
+    }
+    // The follower missed every txn so far; the leader's log file is named after the first.
+    let leader_disk = &c.nodes[&ServerId(3)].disk;
+    let stale = leader_disk.files.keys().find(|f| f.contains("/log.")).expect("leader's log").clone();
+    let disk = &mut c.nodes.get_mut(&ServerId(1)).expect("node 1").disk;
+    disk.files.insert(stale.clone(), zab_core::persist::encode_log_header());
+
+    assert!(c.start(ServerId(1)));
+    assert!(c.run_until(30_000, |c| c.status(ServerId(1)).is_some_and(|s| s.serving)));
+    c.flush_disk(ServerId(1));
+    let synced = c.status(ServerId(1)).expect("running").last_committed;
+    assert_eq!(synced, c.status(ServerId(3)).expect("leader").last_committed);
+    let log = c.nodes[&ServerId(1)].disk.files.get(&stale).expect("the synced txns' log file").clone();
+    assert_ne!(&log[zab_core::persist::LOG_HEADER_LEN..][..4], &zab_core::persist::encode_log_header()[..4]);
+
+    c.crash(ServerId(1));
+    assert!(c.start(ServerId(1)), "{}", c.log.join("\n"));
+    assert_eq!(c.status(ServerId(1)).expect("recovered").last_committed, synced);
+}

@@ -327,14 +327,18 @@ fn scan_logs(image: &DiskImage, repairs: &mut Vec<DiskOp>) -> Result<Logs, Recov
         let file_len = bytes.len() as u64;
         // The replica appends at the end of a file, so whatever follows the valid data (a torn
         // record, or zeros that may equally be preallocation or a torn run of zero bytes) goes.
-        if end == LogEnd::TornTail || valid_len < file_len {
+        let torn = end == LogEnd::TornTail || valid_len < file_len;
+        if torn {
             truncations.push(Truncation { file: name.clone(), valid_len, file_len });
-            if records.is_empty() {
-                repairs.push(DiskOp::Delete { file: name.clone() });
-            } else {
-                repairs.push(DiskOp::Truncate { file: name.clone(), len: valid_len });
-                repairs.push(DiskOp::Sync { file: name.clone() });
-            }
+        }
+        if records.is_empty() {
+            // A file without a record (only a header, or a creation cut short) holds nothing, and
+            // the server rolls to a new file after restarting whose name may be this one: a stale
+            // header left in place would end up in the middle of that file.
+            repairs.push(DiskOp::Delete { file: name.clone() });
+        } else if torn {
+            repairs.push(DiskOp::Truncate { file: name.clone(), len: valid_len });
+            repairs.push(DiskOp::Sync { file: name.clone() });
         }
         let index = infos.len();
         let last_zxid = records.last().map(|r| r.txn.zxid);
