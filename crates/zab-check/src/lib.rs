@@ -1,7 +1,7 @@
 //! History checkers for zabsim: a fast linearizability search, the models it checks against,
 //! readers for third-party histories with known verdicts, the cross-replica invariants of ZAB
-//! over zabsim traces ([`invariants`]), and ZooKeeper's own guarantee over the client history in
-//! a trace ([`zookeeper`]: a black-box write search and a zxid-witness checker that must agree).
+//! over zabsim traces ([`invariants`]), and ZooKeeper's own guarantee over a run's client
+//! history ([`zookeeper`]: a black-box search and a zxid-witness checker that must agree).
 //!
 //! # Checking a history
 //!

@@ -1,368 +1,464 @@
-//! ZooKeeper histories from zabsim traces: the black-box write search and the zxid-witness
-//! checker agree on the writes, and the witness checker also holds reads to session order.
+//! ZooKeeper's guarantee over client histories: the exact data model (Stat rules, sequential
+//! names, multi, ephemerals, containers, error codes), linearizable writes, reads that may be
+//! stale but never below their session's floor, per-session FIFO, and lost calls as
+//! indeterminate — each judged by the zxid witness and by the black-box search (split per part
+//! and whole).
 
-use zab_check::zookeeper::{check_writes, check_zxid_witness, WitnessVerdict};
-use zab_check::Verdict;
+use zab_check::zookeeper::{
+    calls, check_black_box, check_calls, check_zxid_witness, history, partition, CallRecorder, ViolationKind,
+    WitnessVerdict, ZkCall, ZkModel,
+};
+use zab_check::{Budget, Verdict};
 use zab_trace::{Event, Outcome, Record};
-use zab_tree::proto::{CreateKind, Request, Response};
-use zab_tree::{ErrorCode, Stat};
+use zab_tree::proto::{CreateKind, MultiResult, Request, Response};
+use zab_tree::{ErrorCode, SessionId, Stat, TreeConfig, Zxid};
 
-const Z1: u64 = 0x1_0000_0001;
-const Z2: u64 = 0x1_0000_0002;
-const Z3: u64 = 0x1_0000_0003;
-
-fn trace(events: Vec<Event>) -> Vec<Record> {
-    events.into_iter().enumerate().map(|(i, ev)| Record { i: i as u64, t: i as u64, ev }).collect()
+fn z(n: u32) -> u64 {
+    Zxid::new(1, n).0
 }
 
-fn invoke(session: u64, xid: i32, op: Request) -> Event {
-    Event::Invoke { client: session as u32, session, xid, server: 1, op }
+/// A history written call by call: each call completes before the next begins, unless opened
+/// with `begin` and closed with `end`. Clients are numbered like their sessions.
+struct H {
+    rec: CallRecorder,
+    at: u64,
+    xid: i32,
 }
 
-fn done(session: u64, xid: i32, zxid: Option<u64>, result: Outcome) -> Event {
-    Event::Complete { client: session as u32, session, xid, zxid, result }
-}
+impl H {
+    fn new() -> H {
+        H { rec: CallRecorder::new(), at: 0, xid: 0 }
+    }
 
-fn create(path: &str) -> Request {
-    Request::Create {
-        path: path.into(),
-        data: Some(b"v0".to_vec()),
-        acl: vec![],
-        flags: 0,
-        kind: CreateKind::Create,
+    fn begin(&mut self, session: u64, request: Request) -> i32 {
+        self.xid += 1;
+        self.rec.invoke(session as u32, session, self.xid, request, self.at).unwrap();
+        self.at += 1;
+        self.xid
+    }
+
+    fn end(&mut self, session: u64, xid: i32, zxid: Option<u64>, outcome: Outcome) {
+        self.rec.complete(session as u32, session, xid, zxid, outcome, self.at).unwrap();
+        self.at += 1;
+    }
+
+    fn call(mut self, session: u64, request: Request, zxid: Option<u64>, outcome: Outcome) -> H {
+        let xid = self.begin(session, request);
+        self.end(session, xid, zxid, outcome);
+        self
+    }
+
+    fn ok(self, session: u64, request: Request, zxid: u64, response: Response) -> H {
+        self.call(session, request, Some(zxid), Outcome::Ok { response })
+    }
+
+    fn err(self, session: u64, request: Request, code: ErrorCode) -> H {
+        self.call(session, request, None, Outcome::Err { code })
+    }
+
+    fn calls(&self) -> Vec<ZkCall> {
+        self.rec.clone().finish()
     }
 }
 
-fn set(path: &str, data: &[u8]) -> Request {
-    Request::SetData { path: path.into(), data: Some(data.to_vec()), version: -1 }
+fn create_req(path: &str, data: &str, flags: i32, kind: CreateKind) -> Request {
+    let acl = zab_tree::OPEN_ACL_UNSAFE.clone();
+    Request::Create { path: path.into(), data: Some(data.as_bytes().to_vec()), acl, flags, kind }
+}
+
+fn create(path: &str, data: &str) -> Request {
+    create_req(path, data, 0, CreateKind::Create)
+}
+
+fn created(path: &str) -> Response {
+    Response::Create { path: path.into() }
+}
+
+fn set(path: &str, data: &str, version: i32) -> Request {
+    Request::SetData { path: path.into(), data: Some(data.as_bytes().to_vec()), version }
 }
 
 fn get(path: &str) -> Request {
     Request::GetData { path: path.into(), watch: false }
 }
 
-fn created(path: &str) -> Outcome {
-    Outcome::Ok { response: Response::Create { path: path.into() } }
+fn exists(path: &str) -> Request {
+    Request::Exists { path: path.into(), watch: false }
 }
 
-fn stat(version: i32) -> Stat {
-    Stat { version, ..Stat::default() }
-}
-
-fn got(data: &[u8], version: i32) -> Outcome {
-    Outcome::Ok { response: Response::GetData { data: Some(data.to_vec()), stat: stat(version) } }
-}
-
-fn writes_linearizable(records: &[Record]) -> bool {
-    match check_writes(records).expect("supported history").verdict {
-        Verdict::Linearizable => true,
-        Verdict::NotLinearizable(_) => false,
-        Verdict::Unknown(why) => panic!("unknown: {why:?}"),
+/// The Stat of a node created at `c`, last set at `m`, children last changed at `p`.
+fn stat(c: u64, m: u64, p: u64, version: i32, data: &str) -> Stat {
+    Stat {
+        czxid: Zxid(c),
+        mzxid: Zxid(m),
+        pzxid: Zxid(p),
+        version,
+        data_length: data.len() as i32,
+        ..Stat::default()
     }
 }
 
-fn witness(records: &[Record]) -> WitnessVerdict {
-    check_zxid_witness(records).expect("supported history")
+fn data(value: &str, stat: Stat) -> Response {
+    Response::GetData { data: Some(value.as_bytes().to_vec()), stat }
+}
+
+struct Judged {
+    witness: WitnessVerdict,
+    parts: Verdict,
+    whole: Verdict,
+}
+
+fn judge(calls: &[ZkCall]) -> Judged {
+    let h = history(calls);
+    let model = ZkModel::new(TreeConfig::default());
+    let whole_model = ZkModel { unpartitioned: true, ..model.clone() };
+    let budget = || Budget { max_steps: Some(2_000_000), max_memory_bytes: None, should_stop: None };
+    let judged = Judged {
+        witness: check_zxid_witness(&model, &h),
+        parts: check_black_box(&model, &h, &mut budget()).verdict,
+        whole: check_black_box(&whole_model, &h, &mut budget()).verdict,
+    };
+    assert!(!matches!(judged.parts, Verdict::Unknown(_)) && !matches!(judged.whole, Verdict::Unknown(_)));
+    judged
+}
+
+fn assert_passes(h: &H) {
+    let j = judge(&h.calls());
+    assert!(!matches!(j.witness, WitnessVerdict::Violation { .. }), "witness: {:?}", j.witness);
+    assert_eq!(j.parts, Verdict::Linearizable);
+    assert_eq!(j.whole, Verdict::Linearizable);
+}
+
+/// Both searches and the witness (with this kind) flag it.
+fn assert_flagged(h: &H, kind: ViolationKind) {
+    let j = judge(&h.calls());
+    assert!(
+        matches!(&j.witness, WitnessVerdict::Violation { kind: k, .. } if *k == kind),
+        "witness: {:?}",
+        j.witness
+    );
+    assert!(matches!(j.parts, Verdict::NotLinearizable(_)), "per part: {:?}", j.parts);
+    assert!(matches!(j.whole, Verdict::NotLinearizable(_)), "whole: {:?}", j.whole);
+}
+
+fn parent_and_child(parent_stat: Stat) -> H {
+    H::new()
+        .ok(
+            1,
+            create_req("/a", "x", 0, CreateKind::Create2),
+            z(1),
+            Response::Create2 { path: "/a".into(), stat: stat(z(1), z(1), z(1), 0, "x") },
+        )
+        .ok(1, create("/a/b", ""), z(2), created("/a/b"))
+        .ok(2, get("/a"), z(2), data("x", parent_stat))
 }
 
 #[test]
-fn a_consistent_history_passes_both_checkers() {
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z1), created("/a")),
-        invoke(2, 1, get("/a")),
-        done(2, 1, Some(Z1), got(b"v0", 0)),
-        invoke(1, 2, set("/a", b"v1")),
-        done(1, 2, Some(Z2), Outcome::Ok { response: Response::Stat(stat(1)) }),
-        // Session 2 may still read the older state: reads are sequentially consistent.
-        invoke(2, 2, get("/a")),
-        done(2, 2, Some(Z1), got(b"v0", 0)),
-        invoke(1, 3, get("/a")),
-        done(1, 3, Some(Z2), got(b"v1", 1)),
-    ]);
-    assert!(writes_linearizable(&t));
-    assert_eq!(witness(&t), WitnessVerdict::Consistent);
-}
-
-#[test]
-fn two_successful_creates_of_one_path_fail_both_checkers() {
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z1), created("/a")),
-        invoke(2, 1, create("/a")),
-        done(2, 1, Some(Z2), created("/a")),
-    ]);
-    assert!(!writes_linearizable(&t));
-    assert!(matches!(witness(&t), WitnessVerdict::Violation { record: 3, .. }), "{:?}", witness(&t));
-}
-
-#[test]
-fn a_lost_create_may_explain_a_later_node_exists_and_neither_checker_cries_wolf() {
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, None, Outcome::ConnectionLoss),
-        invoke(2, 1, create("/a")),
-        done(2, 1, Some(Z2), Outcome::Err { code: ErrorCode::NodeExists }),
-    ]);
-    assert!(writes_linearizable(&t));
-    assert!(matches!(witness(&t), WitnessVerdict::Inconclusive(_)), "{:?}", witness(&t));
-}
-
-#[test]
-fn a_node_exists_error_nothing_explains_fails_both_checkers() {
-    let t = trace(vec![
-        invoke(2, 1, create("/a")),
-        done(2, 1, Some(Z2), Outcome::Err { code: ErrorCode::NodeExists }),
-    ]);
-    assert!(!writes_linearizable(&t));
-    assert!(matches!(witness(&t), WitnessVerdict::Violation { .. }));
-}
-
-#[test]
-fn a_session_that_sees_an_older_zxid_than_before_is_flagged() {
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z1), created("/a")),
-        invoke(1, 2, set("/a", b"v1")),
-        done(1, 2, Some(Z2), Outcome::Ok { response: Response::Stat(stat(1)) }),
-        // Its own write is at Z2, then it reads the state at Z1: read-your-writes broken.
-        invoke(1, 3, get("/a")),
-        done(1, 3, Some(Z1), got(b"v0", 0)),
-    ]);
-    assert!(writes_linearizable(&t), "the writes alone are fine");
-    assert!(matches!(witness(&t), WitnessVerdict::Violation { record: 5, .. }), "{:?}", witness(&t));
-}
-
-#[test]
-fn a_read_that_does_not_match_the_state_at_its_zxid_is_flagged() {
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z1), created("/a")),
-        invoke(2, 1, get("/a")),
-        done(2, 1, Some(Z1), got(b"never written", 0)),
-    ]);
-    assert!(matches!(witness(&t), WitnessVerdict::Violation { record: 3, .. }), "{:?}", witness(&t));
-}
-
-#[test]
-fn writes_whose_zxids_contradict_real_time_are_flagged_by_the_witness() {
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z3), created("/a")),
-        invoke(2, 1, create("/b")),
-        done(2, 1, Some(Z2), created("/b")),
-    ]);
-    assert!(writes_linearizable(&t), "without zxids the two creates commute");
-    assert!(matches!(witness(&t), WitnessVerdict::Violation { .. }), "{:?}", witness(&t));
-}
-
-#[test]
-fn deletes_need_the_right_version_and_no_children() {
-    let delete = |path: &str, version| Request::Delete { path: path.into(), version };
-    let ok = Outcome::Ok { response: Response::Empty };
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z1), created("/a")),
-        invoke(1, 2, create("/a/b")),
-        done(1, 2, Some(Z2), created("/a/b")),
-        invoke(1, 3, delete("/a", -1)),
-        done(1, 3, Some(Z3), ok.clone()),
-    ]);
-    assert!(!writes_linearizable(&t), "/a still had a child");
-    let t = trace(vec![
-        invoke(1, 1, create("/a")),
-        done(1, 1, Some(Z1), created("/a")),
-        invoke(1, 2, delete("/a", 3)),
-        done(1, 2, Some(Z2), Outcome::Err { code: ErrorCode::BadVersion }),
-        invoke(1, 3, delete("/a", 0)),
-        done(1, 3, Some(Z3), ok),
-    ]);
-    assert!(writes_linearizable(&t));
-    assert_eq!(witness(&t), WitnessVerdict::Consistent);
-}
-
-#[test]
-fn unsupported_writes_are_rejected_not_misjudged() {
-    let t = trace(vec![invoke(1, 1, Request::Multi(vec![])), done(1, 1, Some(Z1), Outcome::ConnectionLoss)]);
-    let e = check_writes(&t).unwrap_err();
-    assert!(e.message.contains("not supported"), "{e}");
-}
-
-mod generated {
-    //! Generated ZooKeeper-like runs: one total write order (zxids), reads served from any
-    //! state a session may see. Whatever the run, the two checkers must not contradict each
-    //! other: a witness-consistent history has linearizable writes, and writes that cannot be
-    //! linearized at all cannot be consistent in zxid order either.
-
-    use proptest::prelude::*;
-    use zab_check::zookeeper::{check_writes, check_zxid_witness, WitnessVerdict, ZkModel, ZkOp, ZkResult};
-    use zab_check::{Model, Verdict};
-    use zab_trace::{Event, Outcome, Record};
-    use zab_tree::proto::{CreateKind, Request, Response};
-    use zab_tree::{ErrorCode, Stat};
-
-    const PATHS: [&str; 3] = ["/a", "/a/b", "/c"];
-
-    /// The result the model gives `op` in `state`, found by asking it (the property is about
-    /// the checkers agreeing, not about the model).
-    fn outcome(
-        state: &zab_check::zookeeper::ZkState,
-        op: &ZkOp,
-    ) -> (ZkResult, zab_check::zookeeper::ZkState) {
-        let codes = [ErrorCode::NodeExists, ErrorCode::NoNode, ErrorCode::BadVersion, ErrorCode::NotEmpty];
-        for result in std::iter::once(ZkResult::Ok).chain(codes.into_iter().map(ZkResult::Err)) {
-            let mut op = op.clone();
-            match &mut op {
-                ZkOp::Create { result: r, .. }
-                | ZkOp::Delete { result: r, .. }
-                | ZkOp::SetData { result: r, .. } => *r = result.clone(),
-            }
-            let mut next = Vec::new();
-            ZkModel.step(state, &op, &mut next);
-            if let Some(s) = next.pop() {
-                return (result, s);
-            }
-        }
-        unreachable!("some result is always legal")
+fn every_stat_field_follows_the_rules_and_a_wrong_one_is_flagged() {
+    let right = Stat { cversion: 1, num_children: 1, ..stat(z(1), z(1), z(2), 0, "x") };
+    assert_passes(&parent_and_child(right));
+    let wrong = [
+        Stat { cversion: 0, ..right },
+        Stat { num_children: 0, ..right },
+        Stat { pzxid: Zxid(z(1)), ..right },
+        Stat { mzxid: Zxid(z(2)), ..right },
+        Stat { czxid: Zxid(z(2)), ..right },
+        Stat { version: 1, ..right },
+        Stat { data_length: 0, ..right },
+        Stat { ephemeral_owner: SessionId(1), ..right },
+    ];
+    for w in wrong {
+        assert_flagged(&parent_and_child(w), ViolationKind::WrongResult);
     }
+}
 
-    /// (session, kind 0..4, path, version, lost, corrupt) per step.
-    type Step = (u64, u8, usize, i32, bool, bool);
+fn sequential_child(name: &str) -> H {
+    H::new()
+        .ok(1, create("/p", ""), z(1), created("/p"))
+        .ok(1, create("/p/c", ""), z(2), created("/p/c"))
+        .ok(1, Request::Delete { path: "/p/c".into(), version: -1 }, z(3), Response::Empty)
+        .ok(1, create_req("/p/s-", "", 2, CreateKind::Create), z(4), created(name))
+}
 
-    fn run(steps: &[Step]) -> Vec<Record> {
-        let mut events = Vec::new();
-        let mut states = vec![zab_check::zookeeper::ZkState::new()];
-        let mut seen = [0usize; 4];
-        for (xid, &(session, kind, p, version, lost, corrupt)) in steps.iter().enumerate() {
-            let xid = xid as i32;
-            let path = PATHS[p].to_string();
-            let (request, op) = match kind {
-                0 => (
-                    Request::Create {
-                        path: path.clone(),
-                        data: None,
-                        acl: vec![],
-                        flags: 0,
-                        kind: CreateKind::Create,
-                    },
-                    Some(ZkOp::Create { path: path.clone(), data: None, result: ZkResult::Ok }),
-                ),
-                1 => (
-                    Request::Delete { path: path.clone(), version },
-                    Some(ZkOp::Delete { path: path.clone(), version, result: ZkResult::Ok }),
-                ),
-                2 => (
-                    Request::SetData { path: path.clone(), data: Some(vec![xid as u8]), version },
-                    Some(ZkOp::SetData {
-                        path: path.clone(),
-                        data: Some(vec![xid as u8]),
-                        version,
-                        result: ZkResult::Ok,
-                        new_version: None,
-                    }),
-                ),
-                _ => (Request::GetData { path: path.clone(), watch: false }, None),
-            };
-            events.push(Event::Invoke { client: session as u32, session, xid, server: 1, op: request });
-            let (zxid, result) = match op {
-                Some(op) => {
-                    let (result, after) = outcome(states.last().expect("initial state"), &op);
-                    states.push(after.clone());
-                    let zxid = states.len() - 1;
-                    seen[session as usize] = zxid;
-                    let mut reply = match (&result, &op) {
-                        (ZkResult::Ok, ZkOp::SetData { path, .. }) => {
-                            let version = after.get(path).map_or(0, |n| n.version);
-                            Outcome::Ok { response: Response::Stat(Stat { version, ..Stat::default() }) }
-                        }
-                        (ZkResult::Ok, ZkOp::Create { path, .. }) => {
-                            Outcome::Ok { response: Response::Create { path: path.clone() } }
-                        }
-                        (ZkResult::Ok, _) => Outcome::Ok { response: Response::Empty },
-                        (ZkResult::Err(code), _) => Outcome::Err { code: *code },
-                        (ZkResult::Unknown, _) => unreachable!("outcome never says unknown"),
-                    };
-                    if corrupt {
-                        // A wrong answer: ok becomes an error, an error becomes ok.
-                        reply = match reply {
-                            Outcome::Ok { .. } => Outcome::Err { code: ErrorCode::NodeExists },
-                            _ => Outcome::Ok { response: Response::Empty },
-                        };
-                    }
-                    if lost {
-                        (None, Outcome::ConnectionLoss)
-                    } else {
-                        (Some(0x1_0000_0000 + zxid as u64), reply)
-                    }
-                }
-                None => {
-                    // Served by some replica at a zxid the session may see.
-                    let at = seen[session as usize]
-                        + (xid as usize % 2).min(states.len() - 1 - seen[session as usize]);
-                    seen[session as usize] = at;
-                    let result = match states[at].get(&path) {
-                        Some(n) => Outcome::Ok {
-                            response: Response::GetData {
-                                data: n.data.clone(),
-                                stat: Stat { version: n.version, ..Stat::default() },
-                            },
-                        },
-                        None => Outcome::Err { code: ErrorCode::NoNode },
-                    };
-                    (Some(0x1_0000_0000 + at as u64), result)
-                }
-            };
-            events.push(Event::Complete { client: session as u32, session, xid, zxid, result });
+#[test]
+fn a_sequential_name_comes_from_the_parent_cversion() {
+    assert_passes(&sequential_child("/p/s-0000000001"));
+    assert_flagged(&sequential_child("/p/s-0000000000"), ViolationKind::WrongResult);
+}
+
+fn ephemeral_then_close(after_close: Outcome) -> H {
+    let owner = Stat { ephemeral_owner: SessionId(7), ..stat(z(1), z(1), z(1), 0, "e") };
+    H::new()
+        .ok(7, create_req("/e", "e", 1, CreateKind::Create), z(1), created("/e"))
+        .ok(8, exists("/e"), z(1), Response::Stat(owner))
+        .ok(7, Request::CloseSession, z(2), Response::Empty)
+        .call(8, exists("/e"), Some(z(2)), after_close)
+}
+
+#[test]
+fn an_ephemeral_is_owned_by_its_session_and_goes_when_the_session_closes() {
+    assert_passes(&ephemeral_then_close(Outcome::Err { code: ErrorCode::NoNode }));
+    let still_there = Stat { ephemeral_owner: SessionId(7), ..stat(z(1), z(1), z(1), 0, "e") };
+    let h = ephemeral_then_close(Outcome::Ok { response: Response::Stat(still_there) });
+    assert_flagged(&h, ViolationKind::WrongResult);
+}
+
+fn failed_multi(b_after: Outcome) -> H {
+    let multi = Request::Multi(vec![
+        Request::Check { path: "/a".into(), version: 5 },
+        set("/a", "new", -1),
+        create("/b", "b"),
+    ]);
+    H::new()
+        .ok(1, create("/a", "old"), z(1), created("/a"))
+        .err(1, multi, ErrorCode::BadVersion)
+        .ok(2, get("/a"), z(2), data("old", stat(z(1), z(1), z(1), 0, "old")))
+        .call(2, exists("/b"), Some(z(2)), b_after)
+}
+
+#[test]
+fn a_failed_multi_changes_nothing_and_a_torn_one_is_flagged() {
+    assert_passes(&failed_multi(Outcome::Err { code: ErrorCode::NoNode }));
+    let torn = Outcome::Ok { response: Response::Stat(stat(z(2), z(2), z(2), 0, "b")) };
+    assert_flagged(&failed_multi(torn), ViolationKind::WrongResult);
+}
+
+#[test]
+fn a_successful_multi_reports_every_op_result() {
+    let multi = Request::Multi(vec![
+        Request::Check { path: "/a".into(), version: 0 },
+        set("/a", "new", -1),
+        create("/b", "b"),
+    ]);
+    let results = |version| {
+        Response::Multi(vec![
+            MultiResult::Check,
+            MultiResult::SetData { stat: stat(z(1), z(2), z(1), version, "new") },
+            MultiResult::Create { path: "/b".into(), stat: None },
+        ])
+    };
+    let h = |version| {
+        H::new().ok(1, create("/a", "old"), z(1), created("/a")).ok(1, multi.clone(), z(2), results(version))
+    };
+    assert_passes(&h(1));
+    assert_flagged(&h(0), ViolationKind::WrongResult);
+}
+
+fn children(listed: &[&str]) -> H {
+    H::new()
+        .ok(1, create("/p", ""), z(1), created("/p"))
+        .ok(1, create("/p/b", ""), z(2), created("/p/b"))
+        .ok(1, create("/p/a", ""), z(3), created("/p/a"))
+        .ok(
+            1,
+            Request::GetChildren { path: "/p".into(), watch: false },
+            z(3),
+            Response::GetChildren { children: listed.iter().map(|s| s.to_string()).collect() },
+        )
+}
+
+#[test]
+fn get_children_lists_the_children_sorted() {
+    assert_passes(&children(&["a", "b"]));
+    assert_flagged(&children(&["b", "a"]), ViolationKind::WrongResult);
+    assert_flagged(&children(&["a"]), ViolationKind::WrongResult);
+}
+
+fn two_versions_then(reader: u64) -> H {
+    H::new()
+        .ok(1, create("/a", "v1"), z(1), created("/a"))
+        .ok(1, set("/a", "v2", -1), z(2), Response::Stat(stat(z(1), z(2), z(1), 1, "v2")))
+        .ok(reader, get("/a"), z(1), data("v1", stat(z(1), z(1), z(1), 0, "v1")))
+}
+
+#[test]
+fn another_session_may_read_a_stale_version_but_the_writer_may_not() {
+    assert_passes(&two_versions_then(2));
+    assert_flagged(&two_versions_then(1), ViolationKind::SessionOrder);
+}
+
+/// Session 1 sees /b at zxid 3, then reads /a as it was before zxid 2.
+fn stale_across_paths() -> H {
+    H::new()
+        .ok(2, create("/a", "v1"), z(1), created("/a"))
+        .ok(2, set("/a", "v2", -1), z(2), Response::Stat(stat(z(1), z(2), z(1), 1, "v2")))
+        .ok(2, create("/b", "b"), z(3), created("/b"))
+        .ok(1, get("/b"), z(3), data("b", stat(z(3), z(3), z(3), 0, "b")))
+        .ok(1, get("/a"), z(1), data("v1", stat(z(1), z(1), z(1), 0, "v1")))
+}
+
+#[test]
+fn a_stale_read_below_a_floor_set_on_another_path_is_seen_by_the_witness_and_the_whole_search() {
+    let j = judge(&stale_across_paths().calls());
+    assert!(matches!(j.witness, WitnessVerdict::Violation { kind: ViolationKind::SessionOrder, .. }));
+    assert!(matches!(j.whole, Verdict::NotLinearizable(_)));
+    // Sequential consistency is not local: per part, the floor set on /b is invisible to /a.
+    assert_eq!(j.parts, Verdict::Linearizable);
+}
+
+fn lost_set_then_read(value: &str, version: i32, zxid: u64) -> H {
+    let mut h = H::new().ok(1, create("/a", "v1"), z(1), created("/a"));
+    let xid = h.begin(1, set("/a", "v2", -1));
+    h.end(1, xid, None, Outcome::ConnectionLoss);
+    h.ok(2, get("/a"), zxid, data(value, stat(z(1), zxid, z(1), version, value)))
+}
+
+#[test]
+fn a_write_that_lost_its_connection_may_or_may_not_have_happened() {
+    assert_passes(&lost_set_then_read("v1", 0, z(1)));
+    assert_passes(&lost_set_then_read("v2", 1, z(2)));
+    // But not twice.
+    let j = judge(&lost_set_then_read("v2", 2, z(2)).calls());
+    assert!(matches!(j.whole, Verdict::NotLinearizable(_)), "{:?}", j.whole);
+}
+
+#[test]
+fn an_acknowledged_write_that_later_reads_do_not_show_is_flagged() {
+    let h = H::new()
+        .ok(1, create("/a", "v1"), z(1), created("/a"))
+        .ok(1, set("/a", "v2", -1), z(2), Response::Stat(stat(z(1), z(2), z(1), 1, "v2")))
+        .ok(2, get("/a"), z(2), data("v1", stat(z(1), z(1), z(1), 0, "v1")));
+    assert_flagged(&h, ViolationKind::WrongResult);
+}
+
+#[test]
+fn zxids_that_contradict_real_time_are_flagged() {
+    let h =
+        H::new().ok(1, create("/a", ""), z(5), created("/a")).ok(2, create("/b", ""), z(3), created("/b"));
+    let j = judge(&h.calls());
+    assert!(matches!(j.witness, WitnessVerdict::Violation { kind: ViolationKind::RealTime, .. }));
+    assert!(matches!(j.whole, Verdict::NotLinearizable(_)));
+}
+
+#[test]
+fn a_session_pipelined_calls_take_effect_in_issue_order() {
+    let pipelined = |delete_first: bool| {
+        let mut h = H::new();
+        let c = h.begin(1, create("/a", ""));
+        let d = h.begin(1, Request::Delete { path: "/a".into(), version: -1 });
+        if delete_first {
+            h.end(1, d, None, Outcome::Err { code: ErrorCode::NoNode });
+            h.end(1, c, Some(z(1)), Outcome::Ok { response: created("/a") });
+        } else {
+            h.end(1, c, Some(z(1)), Outcome::Ok { response: created("/a") });
+            h.end(1, d, Some(z(2)), Outcome::Ok { response: Response::Empty });
         }
-        events.into_iter().enumerate().map(|(i, ev)| Record { i: i as u64, t: i as u64, ev }).collect()
+        h
+    };
+    assert_passes(&pipelined(false));
+    // Concurrent, so linearizable without FIFO; ZooKeeper's FIFO order forbids it.
+    assert_flagged(&pipelined(true), ViolationKind::WrongResult);
+}
+
+fn ephemeral_then_missing(again: bool) -> H {
+    let owner = Stat { ephemeral_owner: SessionId(7), ..stat(z(1), z(1), z(1), 0, "") };
+    let h = H::new()
+        .ok(7, create_req("/e", "", 1, CreateKind::Create), z(1), created("/e"))
+        .ok(8, exists("/e"), z(1), Response::Stat(owner))
+        .err(8, exists("/e"), ErrorCode::NoNode);
+    if again {
+        h.ok(8, exists("/e"), z(3), Response::Stat(owner))
+    } else {
+        h
     }
+}
 
-    fn step() -> impl Strategy<Value = Step> {
-        (1u64..4, 0u8..4, 0usize..3, -1i32..2, proptest::bool::weighted(0.1), proptest::bool::weighted(0.05))
-    }
+#[test]
+fn an_expired_session_ephemerals_vanish_once_without_any_client_delete() {
+    let calls = ephemeral_then_missing(false).calls();
+    let (report, h) = check_calls(&calls, &TreeConfig::default(), &mut Budget::unlimited());
+    assert_eq!(report.violation(&h), None);
+    let calls = ephemeral_then_missing(true).calls();
+    let (report, h) = check_calls(&calls, &TreeConfig::default(), &mut Budget::unlimited());
+    assert_eq!(report.violation(&h).map(|v| v.checker), Some("linearizability"));
+}
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+fn container(read_before_child: bool) -> H {
+    let h = H::new()
+        .ok(
+            1,
+            create_req("/c", "", 4, CreateKind::Container),
+            z(1),
+            Response::Create2 { path: "/c".into(), stat: stat(z(1), z(1), z(1), 0, "") },
+        )
+        .ok(2, exists("/c"), z(1), Response::Stat(stat(z(1), z(1), z(1), 0, "")));
+    let h = if read_before_child { h.err(2, exists("/c"), ErrorCode::NoNode) } else { h };
+    h.ok(1, create("/c/x", ""), z(2), created("/c/x"))
+        .ok(1, Request::Delete { path: "/c/x".into(), version: -1 }, z(3), Response::Empty)
+        .err(2, exists("/c"), ErrorCode::NoNode)
+}
 
-        #[test]
-        fn the_checkers_never_contradict_each_other(steps in proptest::collection::vec(step(), 0..25)) {
-            let records = run(&steps);
-            let writes = check_writes(&records).expect("supported").verdict;
-            let witness = check_zxid_witness(&records).expect("supported");
-            prop_assert!(!matches!(writes, Verdict::Unknown(_)));
-            if witness == WitnessVerdict::Consistent {
-                prop_assert_eq!(&writes, &Verdict::Linearizable);
-            }
-            if matches!(writes, Verdict::NotLinearizable(_)) {
-                prop_assert!(witness != WitnessVerdict::Consistent);
-            }
-        }
+#[test]
+fn a_container_is_reaped_only_after_it_had_a_child() {
+    let (report, h) =
+        check_calls(&container(false).calls(), &TreeConfig::default(), &mut Budget::unlimited());
+    assert_eq!(report.violation(&h), None);
+    let (report, h) = check_calls(&container(true).calls(), &TreeConfig::default(), &mut Budget::unlimited());
+    assert!(report.violation(&h).is_some());
+}
 
-        #[test]
-        fn honest_runs_pass_both_checkers(steps in proptest::collection::vec(step(), 0..25)) {
-            let honest: Vec<Step> = steps.into_iter().map(|(s, k, p, v, lost, _)| (s, k, p, v, lost, false)).collect();
-            let records = run(&honest);
-            prop_assert_eq!(check_writes(&records).expect("supported").verdict, Verdict::Linearizable);
-            let witness = check_zxid_witness(&records).expect("supported");
-            prop_assert!(!matches!(witness, WitnessVerdict::Violation { .. }), "{:?}", witness);
-            let any_lost = honest.iter().any(|&(_, kind, _, _, lost, _)| lost && kind < 3);
-            if !any_lost {
-                prop_assert_eq!(witness, WitnessVerdict::Consistent);
-            }
-        }
+#[test]
+fn parts_join_operations_through_what_they_read() {
+    let h = H::new()
+        .ok(1, create("/a", ""), z(1), created("/a"))
+        .ok(1, create("/b", ""), z(2), created("/b"))
+        .ok(1, create("/a/x", ""), z(3), created("/a/x"))
+        .ok(1, set("/b", "", -1), z(4), Response::Stat(stat(z(2), z(4), z(2), 1, "")))
+        .ok(1, create("/c", ""), z(5), created("/c"));
+    let ops: Vec<_> = history(&h.calls()).ops.into_iter().map(|o| o.op).collect();
+    // /a/x reads /a's node; / 's children are written by all three top-level creates but read
+    // by nobody, so they do not join.
+    assert_eq!(partition::parts(&ops), vec![vec![0, 2], vec![1, 3], vec![4]]);
+    let mut joined = ops.clone();
+    joined.push(
+        history(
+            &H::new()
+                .ok(
+                    1,
+                    Request::GetChildren { path: "/".into(), watch: false },
+                    z(5),
+                    Response::GetChildren { children: vec![] },
+                )
+                .calls(),
+        )
+        .ops[0]
+            .op
+            .clone(),
+    );
+    assert_eq!(partition::parts(&joined), vec![vec![0, 1, 2, 3, 4, 5]]);
+    let multi = Request::Multi(vec![set("/a", "", -1), set("/c", "", -1)]);
+    let mut by_multi = ops;
+    by_multi.push(history(&H::new().err(1, multi, ErrorCode::NoNode).calls()).ops[0].op.clone());
+    assert_eq!(partition::parts(&by_multi), vec![vec![0, 2, 4, 5], vec![1, 3]]);
+}
 
-        #[test]
-        fn a_wrong_write_result_without_lost_writes_is_caught_by_the_witness(
-            steps in proptest::collection::vec(step(), 1..25),
-            victim in any::<proptest::sample::Index>(),
-        ) {
-            // Writes only (kind 0..3), none lost, one corrupted.
-            let mut steps: Vec<Step> =
-                steps.into_iter().map(|(s, k, p, v, _, _)| (s, k % 3, p, v, false, false)).collect();
-            let i = victim.index(steps.len());
-            steps[i].5 = true;
-            let witness = check_zxid_witness(&run(&steps)).expect("supported");
-            prop_assert!(matches!(witness, WitnessVerdict::Violation { .. }), "{:?}", witness);
-        }
-    }
+#[test]
+fn calls_pair_trace_events_and_reject_unpaired_ones() {
+    let records: Vec<Record> = [
+        Event::Invoke { client: 1, session: 0, xid: 1, server: 1, op: create("/a", "") },
+        Event::Complete {
+            client: 1,
+            session: 9,
+            xid: 1,
+            zxid: Some(z(1)),
+            result: Outcome::Ok { response: created("/a") },
+        },
+        Event::Invoke { client: 1, session: 9, xid: 2, server: 1, op: get("/a") },
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, ev)| Record { i: i as u64, t: i as u64, ev })
+    .collect();
+    let c = calls(&records).unwrap();
+    assert_eq!(c.len(), 2);
+    assert_eq!((c[0].session, c[0].completed_at, c[0].zxid), (9, Some(1), Some(z(1))));
+    assert_eq!((c[1].completed_at, &c[1].outcome), (None, &None));
+    let orphan = Record {
+        i: 3,
+        t: 3,
+        ev: Event::Complete { client: 2, session: 9, xid: 5, zxid: None, result: Outcome::ConnectionLoss },
+    };
+    let err = calls(&[records, vec![orphan]].concat()).unwrap_err();
+    assert_eq!(err.record, 3);
+    assert!(err.message.contains("never invoked"), "{err}");
 }

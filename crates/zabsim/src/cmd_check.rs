@@ -318,7 +318,7 @@ enum TraceVerdict {
 /// Invariants, black-box write linearizability and the zxid witness for one zabsim trace.
 fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
     use zab_check::zab_trace::{parse_trace, Event, Role};
-    use zab_check::zookeeper::{check_writes, check_zxid_witness, WitnessVerdict};
+    use zab_check::zookeeper::{self, WitnessVerdict};
     let trace = match parse_trace(text, name) {
         Ok(t) => t,
         Err(e) => {
@@ -339,36 +339,49 @@ fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
     }
     let voters = servers.difference(&observers).copied().collect();
     let violations = zab_check::invariants::check_all(records, &voters);
-    let (writes, witness) = match (check_writes(records), check_zxid_witness(records)) {
-        (Ok(w), Ok(x)) => (w, x),
-        (Err(e), _) | (_, Err(e)) => {
+    let calls = match zookeeper::calls(records) {
+        Ok(c) => c,
+        Err(e) => {
             print_bad_input(json, name, &format!("{name}: {e}"));
             return TraceVerdict::BadInput;
         }
     };
-    let writes_text = match &writes.verdict {
-        Verdict::Linearizable => "linearizable".to_string(),
-        Verdict::NotLinearizable(c) => format!("NOT linearizable (write #{} cannot be linearized)", c.op),
-        Verdict::Unknown(why) => format!("unknown ({})", unknown_reason(*why)),
+    let config = zookeeper::tree_config_of(&calls);
+    let mut budget =
+        Budget { max_steps: Some(TRACE_SEARCH_STEPS), max_memory_bytes: Some(1 << 30), should_stop: None };
+    let (report, history) = zookeeper::check_calls(&calls, &config, &mut budget);
+    let search_text = match &report.search.verdict {
+        Verdict::Linearizable => "consistent".to_string(),
+        Verdict::NotLinearizable(c) => format!("VIOLATION (call #{} cannot be placed)", c.op),
+        Verdict::Unknown(why) => format!("unknown ({}; not a failure)", unknown_reason(*why)),
     };
-    let witness_text = match &witness {
+    let witness_text = match &report.witness {
         WitnessVerdict::Consistent => "consistent".to_string(),
-        WitnessVerdict::Violation { record, message } => format!("VIOLATION at record {record}: {message}"),
+        WitnessVerdict::Violation { kind, at, message } => {
+            format!("VIOLATION ({kind}) at record {}: {message}", at / 2)
+        }
         WitnessVerdict::Inconclusive(why) => format!("inconclusive ({why})"),
     };
-    let failed = !violations.is_empty()
-        || matches!(writes.verdict, Verdict::NotLinearizable(_))
-        || matches!(witness, WitnessVerdict::Violation { .. });
+    let zk_violation = report.violation(&history);
+    let failed = !violations.is_empty() || zk_violation.is_some();
     if json {
         let list: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
         println!(
             "{}",
             json!({"file": name, "records": records.len(), "invariant_violations": list,
-                   "writes": writes_text, "zxid_witness": witness_text,
+                   "calls": calls.len(), "black_box": search_text, "zxid_witness": witness_text,
+                   "zk_violation": zk_violation.as_ref().map(|v| format!("{}: {}", v.checker, v.message)),
                    "verdict": if failed { "violation" } else { "pass" }})
         );
     } else {
-        println!("{name}: {} records; writes {writes_text}; zxid witness {witness_text}", records.len());
+        println!(
+            "{name}: {} records, {} client calls; black-box search {search_text}; zxid witness {witness_text}",
+            records.len(),
+            calls.len()
+        );
+        if let Some(v) = &zk_violation {
+            println!("  {} violated: {}", v.checker, v.message);
+        }
         if violations.is_empty() {
             println!("  invariants: all hold (voters {voters:?})");
         }
@@ -382,6 +395,9 @@ fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
         TraceVerdict::Pass
     }
 }
+
+/// Search steps the black-box ZooKeeper check of one trace may take before it says unknown.
+const TRACE_SEARCH_STEPS: u64 = 20_000_000;
 
 fn unknown_reason(why: Unknown) -> &'static str {
     match why {

@@ -1,0 +1,331 @@
+//! The zxid-witness checker: trusts the zxids replies carried as witnesses of the write order
+//! and checks everything against them in one pass (no search).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::rc::Rc;
+
+use zab_tree::{AuthIds, DataTree, SessionId, Zxid};
+
+use super::model::{execute, read_matches, write_matches, Observed, ZkAction, ZkModel, ZkOp};
+use super::partition::parts;
+use crate::history::History;
+
+/// Which part of the guarantee a violation breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// A session saw an older state than it had already seen (its replies' zxids went back, or
+    /// a write of it got a zxid not above what it had seen).
+    SessionOrder,
+    /// The zxid order contradicts real time: a write ordered before one that completed before
+    /// it began, two writes with one zxid, or a read that saw a write invoked after it ended.
+    RealTime,
+    /// A reply that the tree, at the point the zxids place the call, would not have given.
+    WrongResult,
+}
+
+impl ViolationKind {
+    /// The checker name a violation of this kind is reported under.
+    pub fn checker(self) -> &'static str {
+        match self {
+            ViolationKind::SessionOrder => "session-order",
+            ViolationKind::RealTime => "linearizability",
+            ViolationKind::WrongResult => "zk-result",
+        }
+    }
+}
+
+impl fmt::Display for ViolationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.checker())
+    }
+}
+
+/// What the zxid witness concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessVerdict {
+    /// Every call is consistent with the zxid order, real time, sessions and the tree.
+    Consistent,
+    /// A call contradicts the guarantee.
+    Violation {
+        /// Which part of the guarantee.
+        kind: ViolationKind,
+        /// History position of the offending call's completion (or invocation).
+        at: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A mismatch that an operation with unknown outcome and no zxid (a lost write, the
+    /// reaper, a session expiry) touching the same part of the tree might explain: only the
+    /// black-box search can decide.
+    Inconclusive(String),
+}
+
+/// Checks `history` (from [`super::history`]) in zxid order.
+pub fn check_zxid_witness(model: &ZkModel, history: &History<ZkOp>) -> WitnessVerdict {
+    match Witness::new(model, history).run() {
+        Ok(()) => WitnessVerdict::Consistent,
+        Err(v) => v,
+    }
+}
+
+fn revealed(op: &ZkOp) -> Option<u64> {
+    match (&op.action, &op.observed) {
+        (_, Observed::Unknown) => None,
+        (ZkAction::Write { zxid, .. }, _) if zxid.0 < super::model::UNKNOWN_ZXID_BASE => Some(zxid.0),
+        (ZkAction::Read { zxid, .. }, _) => zxid.map(|z| z.0),
+        _ => None,
+    }
+}
+
+fn is_write(op: &ZkOp) -> bool {
+    matches!(op.action, ZkAction::Write { .. })
+}
+
+/// Every version of the tree in zxid order: (zxid of the write that made it, tree, sessions
+/// closed by then).
+type Versions = Vec<(u64, Rc<DataTree>, Rc<BTreeSet<u64>>)>;
+
+struct Witness<'a> {
+    model: &'a ZkModel,
+    h: &'a History<ZkOp>,
+    /// Component of each operation (see [`super::partition`]).
+    component: Vec<usize>,
+    /// Per component, the earliest invocation of an operation with unknown outcome.
+    first_open: BTreeMap<usize, u64>,
+}
+
+impl<'a> Witness<'a> {
+    fn new(model: &'a ZkModel, h: &'a History<ZkOp>) -> Self {
+        let ops: Vec<ZkOp> = h.ops.iter().map(|o| o.op.clone()).collect();
+        let mut component = vec![usize::MAX; ops.len()];
+        for (c, part) in parts(&ops).into_iter().enumerate() {
+            for i in part {
+                // A sync may sit in several parts; any will do (syncs never mismatch).
+                component[i] = c;
+            }
+        }
+        let mut first_open = BTreeMap::new();
+        for (i, o) in h.ops.iter().enumerate() {
+            let open =
+                o.return_at.is_none() && !matches!(o.op.action, ZkAction::Read { .. } | ZkAction::Sync);
+            if open {
+                let e = first_open.entry(component[i]).or_insert(o.call_at);
+                *e = (*e).min(o.call_at);
+            }
+        }
+        Witness { model, h, component, first_open }
+    }
+
+    fn end(&self, i: usize) -> u64 {
+        let o = &self.h.ops[i];
+        o.return_at.unwrap_or(o.call_at)
+    }
+
+    fn violation(&self, kind: ViolationKind, i: usize, message: String) -> WitnessVerdict {
+        WitnessVerdict::Violation { kind, at: self.end(i), message }
+    }
+
+    /// A mismatch at `i`: a violation unless an operation of unknown outcome in the same part,
+    /// invoked before `i` completed, might explain it.
+    fn mismatch(&self, i: usize, message: String) -> WitnessVerdict {
+        let explainable = self.first_open.get(&self.component[i]).is_some_and(|&call| call < self.end(i));
+        if explainable {
+            WitnessVerdict::Inconclusive(message)
+        } else {
+            self.violation(ViolationKind::WrongResult, i, message)
+        }
+    }
+
+    fn run(&self) -> Result<(), WitnessVerdict> {
+        let floors = self.session_order()?;
+        let writes = self.write_order()?;
+        let versions = self.replay(&writes)?;
+        self.reads(&versions, &writes, &floors)
+    }
+
+    /// 1. Each session's operations, in FIFO order, reveal non-decreasing zxids, strictly
+    ///    increasing at writes. Returns, per operation, the largest zxid its session revealed
+    ///    before it.
+    fn session_order(&self) -> Result<Vec<u64>, WitnessVerdict> {
+        let mut order: Vec<usize> =
+            (0..self.h.ops.len()).filter(|&i| self.h.ops[i].op.order.is_some()).collect();
+        order.sort_by_key(|&i| (self.h.ops[i].op.session, self.h.ops[i].op.order));
+        let mut floors = vec![0u64; self.h.ops.len()];
+        let mut seen: BTreeMap<u64, u64> = BTreeMap::new();
+        for i in order {
+            let op = &self.h.ops[i].op;
+            let prev = seen.get(&op.session).copied().unwrap_or(0);
+            floors[i] = prev;
+            if let Some(z) = revealed(op) {
+                let backwards = if is_write(op) { z <= prev } else { z < prev };
+                if backwards && prev > 0 {
+                    let what = if is_write(op) { "a write" } else { "a reply" };
+                    let message =
+                        format!("session {:#x} got {what} at zxid {z:#x} after seeing {prev:#x}", op.session);
+                    return Err(self.violation(ViolationKind::SessionOrder, i, message));
+                }
+                seen.insert(op.session, prev.max(z));
+            }
+        }
+        Ok(floors)
+    }
+
+    /// 2. The writes with revealed zxids, sorted by zxid, checked against real time: zxids are
+    ///    unique, and a write that completed before another began has the smaller zxid.
+    fn write_order(&self) -> Result<Vec<(u64, usize)>, WitnessVerdict> {
+        let mut writes: Vec<(u64, usize)> = (0..self.h.ops.len())
+            .filter(|&i| is_write(&self.h.ops[i].op))
+            .filter_map(|i| revealed(&self.h.ops[i].op).map(|z| (z, i)))
+            .collect();
+        writes.sort_unstable();
+        for pair in writes.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                let message = format!("two writes were acknowledged with zxid {:#x}", pair[0].0);
+                return Err(self.violation(ViolationKind::RealTime, pair[1].1, message));
+            }
+        }
+        let mut latest_call: Option<(u64, u64)> = None;
+        for &(z, i) in &writes {
+            if let (Some((call, z_before)), Some(ret)) = (latest_call, self.h.ops[i].return_at) {
+                if ret < call {
+                    let message = format!(
+                        "the write with zxid {z:#x} completed before the write with the larger zxid {z_before:#x} began"
+                    );
+                    return Err(self.violation(ViolationKind::RealTime, i, message));
+                }
+            }
+            let call = self.h.ops[i].call_at;
+            if latest_call.is_none_or(|(c, _)| call > c) {
+                latest_call = Some((call, z));
+            }
+        }
+        Ok(writes)
+    }
+
+    /// 3. Replays the writes in zxid order, checking each result.
+    fn replay(&self, writes: &[(u64, usize)]) -> Result<Versions, WitnessVerdict> {
+        let mut tree = Rc::new(DataTree::new(self.model.config.clone()));
+        let mut closed = Rc::new(BTreeSet::new());
+        let mut versions: Versions = vec![(0, Rc::clone(&tree), Rc::clone(&closed))];
+        for &(z, i) in writes {
+            let op = &self.h.ops[i].op;
+            let ZkAction::Write { request, .. } = &op.action else {
+                unreachable!("only writes are replayed")
+            };
+            let executed = execute(&tree, &closed, op.session, request, Zxid(z));
+            if !write_matches(&executed.result, &op.observed) {
+                let message = format!(
+                    "{request:?} by session {:#x} at zxid {z:#x} answered {:?}, \
+                     but in zxid order the tree answers {:?}",
+                    op.session, op.observed, executed.result
+                );
+                return Err(self.mismatch(i, message));
+            }
+            if let Some(after) = executed.tree {
+                if matches!(request, zab_tree::proto::Request::CloseSession) {
+                    let mut c = (*closed).clone();
+                    c.insert(op.session);
+                    closed = Rc::new(c);
+                }
+                tree = Rc::new(after);
+                versions.push((z, Rc::clone(&tree), Rc::clone(&closed)));
+            }
+        }
+        Ok(versions)
+    }
+
+    /// 4. Every read with a zxid answered from the version at that zxid; every call with a known
+    ///    outcome but no zxid (an error reply) justified by some version the zxids allow.
+    fn reads(
+        &self,
+        versions: &Versions,
+        writes: &[(u64, usize)],
+        floors: &[u64],
+    ) -> Result<(), WitnessVerdict> {
+        // The latest invocation among writes up to each zxid, to catch reads of the future.
+        let mut latest_call = Vec::with_capacity(writes.len());
+        let mut max_call = 0u64;
+        for &(_, i) in writes {
+            max_call = max_call.max(self.h.ops[i].call_at);
+            latest_call.push(max_call);
+        }
+        let at_zxid = |z: u64| versions.partition_point(|v| v.0 <= z) - 1;
+        let auth = AuthIds::new();
+        for (i, o) in self.h.ops.iter().enumerate() {
+            if o.op.observed == Observed::Unknown {
+                continue;
+            }
+            match (&o.op.action, revealed(&o.op)) {
+                (ZkAction::Read { request, .. }, Some(z)) => {
+                    let upto = writes.partition_point(|w| w.0 <= z);
+                    if upto > 0 && o.return_at.is_some_and(|r| latest_call[upto - 1] > r) {
+                        let message =
+                            format!("a read at zxid {z:#x} saw a write invoked after the read completed");
+                        return Err(self.violation(ViolationKind::RealTime, i, message));
+                    }
+                    let v = &versions[at_zxid(z)];
+                    let answer = v.1.read(request, SessionId(o.op.session), &auth);
+                    if !read_matches(&answer, &o.op.observed) {
+                        let message = format!(
+                            "{request:?} by session {:#x} at zxid {z:#x} returned {:?}, but the tree then answers {:?}",
+                            o.op.session, o.op.observed, answer
+                        );
+                        return Err(self.mismatch(i, message));
+                    }
+                }
+                (ZkAction::Read { .. } | ZkAction::Write { .. }, None) => {
+                    self.windowed(i, versions, writes, floors[i], &auth)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A call with a known outcome but no zxid: some version between what its session had seen
+    /// (and, for a write, every write that completed before it began) and the last write
+    /// invoked before it completed must explain it.
+    fn windowed(
+        &self,
+        i: usize,
+        versions: &Versions,
+        writes: &[(u64, usize)],
+        floor: u64,
+        auth: &AuthIds,
+    ) -> Result<(), WitnessVerdict> {
+        let o = &self.h.ops[i];
+        let mut lo = floor;
+        let mut hi = u64::MAX;
+        for &(z, w) in writes {
+            let other = &self.h.ops[w];
+            if is_write(&o.op) && other.return_at.is_some_and(|r| r < o.call_at) {
+                lo = lo.max(z);
+            }
+            if o.return_at.is_some_and(|r| other.call_at > r) {
+                hi = hi.min(z);
+            }
+        }
+        let first = versions.partition_point(|v| v.0 <= lo).saturating_sub(1);
+        let last = versions.partition_point(|v| v.0 < hi);
+        let explained =
+            versions[first..last.max(first + 1)].iter().any(|(_, tree, closed)| match &o.op.action {
+                ZkAction::Read { request, .. } => {
+                    read_matches(&tree.read(request, SessionId(o.op.session), auth), &o.op.observed)
+                }
+                ZkAction::Write { request, zxid } => {
+                    write_matches(&execute(tree, closed, o.op.session, request, *zxid).result, &o.op.observed)
+                }
+                _ => true,
+            });
+        if explained {
+            Ok(())
+        } else {
+            let message = format!(
+                "{:?} by session {:#x} answered {:?}, which no state between zxid {lo:#x} and {hi:#x} explains",
+                o.op.action, o.op.session, o.op.observed
+            );
+            Err(self.mismatch(i, message))
+        }
+    }
+}
