@@ -56,6 +56,8 @@ pub struct Cluster {
     sent: u64,
     /// Directed links that drop everything (a partition).
     blocked: BTreeSet<(ServerId, ServerId)>,
+    /// Directed links whose packets wait (a slow link) until released.
+    held: BTreeSet<(ServerId, ServerId)>,
     /// Connects requested and not yet answered.
     connecting: VecDeque<(ServerId, ServerId)>,
     /// Client connections: id → (server, received events).
@@ -96,6 +98,7 @@ impl Cluster {
             election: BTreeMap::new(),
             sent: 0,
             blocked: BTreeSet::new(),
+            held: BTreeSet::new(),
             connecting: VecDeque::new(),
             clients: BTreeMap::new(),
             next_conn: 1,
@@ -199,6 +202,17 @@ impl Cluster {
         self.log.push(format!("partition {groups:?}"));
     }
 
+    /// Packets from `from` to `to` wait in the link until [`Cluster::release_link`]; the
+    /// connection stays up (a slow link, not a partition).
+    pub fn hold_link(&mut self, from: ServerId, to: ServerId) {
+        self.held.insert((from, to));
+    }
+
+    /// Lets the packets of a held link go, in order.
+    pub fn release_link(&mut self, from: ServerId, to: ServerId) {
+        self.held.remove(&(from, to));
+    }
+
     /// Removes every partition.
     pub fn heal(&mut self) {
         self.blocked.clear();
@@ -261,7 +275,12 @@ impl Cluster {
             return true;
         }
         // The oldest message in flight goes first (FIFO per link holds a fortiori).
-        let next_link = self.links.iter().filter_map(|(k, q)| q.front().map(|(seq, _)| (*seq, *k))).min();
+        let next_link = self
+            .links
+            .iter()
+            .filter(|(k, _)| !self.held.contains(k))
+            .filter_map(|(k, q)| q.front().map(|(seq, _)| (*seq, *k)))
+            .min();
         let next_el = self.election.iter().filter_map(|(k, q)| q.front().map(|(seq, _)| (*seq, *k))).min();
         let quorum_first = match (next_link, next_el) {
             (Some(a), Some(b)) => a.0 < b.0,

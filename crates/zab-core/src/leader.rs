@@ -221,6 +221,9 @@ impl Replica {
                 QuorumPacket::Revalidate { session, timeout_ms },
             ) => {
                 let valid = self.clients.revalidate(session, timeout_ms, now, self.cfg.tick_time_ms());
+                if valid {
+                    self.clients.set_owner(session, Origin::Learner(from));
+                }
                 self.rearm_session_timer();
                 out.send(from, QuorumPacket::RevalidateReply { session, valid });
             }
@@ -710,7 +713,16 @@ impl Replica {
         self.clients.touch_tracked_known(session, now, tick);
         let Some(zxid) = self.next_zxid(out) else { return };
         let time_ms = self.wall_ms();
-        let session_status = self.clients.session_status(session);
+        let session_status = match request {
+            // The session does not exist yet: the server that opened it owns it.
+            ForwardedRequest::CreateSession { .. } => {
+                self.clients.set_owner(session, origin);
+                self.clients.session_status(session)
+            }
+            // Closing is not checked against the owner (expiry closes sessions it does not own).
+            ForwardedRequest::CloseSession => self.clients.session_status(session),
+            ForwardedRequest::Client(_) => self.clients.check_session(session, origin),
+        };
         let ctx = zab_tree::PrepContext { session, cxid, zxid, time_ms, auth, session_status };
         let l = match &mut self.role {
             RoleState::Leading(l) => l,

@@ -90,6 +90,10 @@ pub(crate) struct Clients {
     touched: BTreeMap<SessionId, u32>,
     /// Leader/standalone: the session tracker.
     tracked: BTreeMap<SessionId, Tracked>,
+    /// Leader: which server each session is connected to, as far as the leader knows. Set when
+    /// the session is created or revalidated; a session the leader has no owner for (after a
+    /// leader change) takes the server of its next write as owner.
+    owners: BTreeMap<SessionId, Origin>,
     /// Sessions whose close was caused by expiry (for trace events).
     expiring: BTreeSet<SessionId>,
     min_timeout_ms: u32,
@@ -115,6 +119,7 @@ impl Clients {
             next_session: 0,
             touched: BTreeMap::new(),
             tracked: BTreeMap::new(),
+            owners: BTreeMap::new(),
             expiring: BTreeSet::new(),
             min_timeout_ms: cfg.min_session_timeout_ms() as u32,
             max_timeout_ms: cfg.max_session_timeout_ms() as u32,
@@ -163,6 +168,7 @@ impl Clients {
     /// Rebuilds the tracker from the tree's session table with fresh timeouts (new leader).
     pub fn rebuild_tracker(&mut self, sessions: Vec<(SessionId, u32)>, now: Instant, tick_ms: u64) {
         self.tracked.clear();
+        self.owners.clear();
         self.tracking = true;
         for (s, timeout_ms) in sessions {
             let expires_at = bucket(now, timeout_ms, tick_ms);
@@ -198,6 +204,32 @@ impl Clients {
             Some(t) if !t.closing => SessionStatus::Active,
             _ => SessionStatus::Expired,
         }
+    }
+
+    /// The session's state for a write that entered the pipeline at `origin`: `Moved` when the
+    /// session is now connected to another server (reference §3.3: every write checks its session
+    /// first). A live session without a known owner adopts `origin`.
+    pub fn check_session(&mut self, s: SessionId, origin: Origin) -> SessionStatus {
+        let status = self.session_status(s);
+        if status != SessionStatus::Active {
+            return status;
+        }
+        match self.owners.get(&s) {
+            Some(owner) if *owner != origin => {
+                marks::hit("sessions: a write from the server a session moved away from is refused");
+                SessionStatus::Moved
+            }
+            Some(_) => status,
+            None => {
+                self.owners.insert(s, origin);
+                status
+            }
+        }
+    }
+
+    /// The session is now connected at `origin` (created or revalidated there).
+    pub fn set_owner(&mut self, s: SessionId, origin: Origin) {
+        self.owners.insert(s, origin);
     }
 
     pub fn mark_closing(&mut self, s: SessionId) {
@@ -288,6 +320,7 @@ impl Clients {
             }
             TxnBody::CloseSession { .. } => {
                 self.tracked.remove(&txn.session);
+                self.owners.remove(&txn.session);
                 if let Some(conn) = self.by_session.get(&txn.session).copied() {
                     let closed_by_client = self.complete_write(conn, txn, &applied, tree, out);
                     if !closed_by_client {
@@ -324,6 +357,12 @@ impl Clients {
             Err(code) => (*code, None),
         };
         debug_assert!(q.write);
+        if err == ErrorCode::SessionMoved {
+            // A connection-level error: the server closes the connection instead of answering
+            // (reference §3.10), so this connection cannot race the session's new one.
+            self.close_conn(conn, out);
+            return true;
+        }
         out.reply(conn, ReplyHeader { xid: txn.cxid, zxid: txn.zxid, err }, response);
         self.counters.sent += 1;
         self.drain_reads(conn, tree, out);
@@ -537,6 +576,9 @@ impl Replica {
             RoleState::Leading(_) | RoleState::Standalone => {
                 let tick = self.cfg.tick_time_ms();
                 let valid = self.clients.revalidate(session, timeout_ms, self.now, tick);
+                if valid {
+                    self.clients.set_owner(session, Origin::Local);
+                }
                 self.clients.finish_revalidate(session, valid, out);
                 self.rearm_session_timer();
             }

@@ -225,3 +225,40 @@ fn a_restarted_follower_rolls_into_a_log_file_whose_name_a_failed_creation_left_
     assert!(c.start(ServerId(1)), "{}", c.log.join("\n"));
     assert_eq!(c.status(ServerId(1)).expect("recovered").last_committed, synced);
 }
+
+#[test]
+fn a_write_still_in_flight_from_the_server_a_session_moved_away_from_fails_with_session_moved() {
+    // A client's write is on its way from follower 1 to the leader when the client gives up on
+    // follower 1 and reopens its session on follower 2, which revalidates it at the leader. The
+    // late write must not be applied after the writes made through the new connection: the
+    // leader refuses it (SessionMoved) because the session now belongs to follower 2.
+    let mut c = serving_cluster(3, 0);
+    let old = session(&mut c, 1);
+    let Some(ClientEvent::Connected { session: id, .. }) = c.clients[&old].1.first().cloned() else {
+        panic!("connected")
+    };
+    let (err, _, seen) = call(&mut c, old, 1, create("/a", b"first"));
+    assert_eq!(err, ErrorCode::Ok);
+
+    c.hold_link(ServerId(1), ServerId(3));
+    c.client_request(
+        old,
+        2,
+        Request::SetData { path: "/a".into(), data: Some(b"late".to_vec()), version: -1 },
+    );
+    c.client_close(old);
+    c.run_for(100);
+    let new = c.client_connect(ServerId(2), id, seen);
+    assert!(c.run_until(10_000, |c| matches!(c.clients[&new].1.first(), Some(ClientEvent::Connected { .. }))));
+    let set = Request::SetData { path: "/a".into(), data: Some(b"new".to_vec()), version: -1 };
+    assert_eq!(call(&mut c, new, 3, set).0, ErrorCode::Ok);
+
+    marks::expect("sessions: a write from the server a session moved away from is refused", || {
+        c.release_link(ServerId(1), ServerId(3));
+        c.run_for(2_000);
+    });
+    let (err, data, _) = call(&mut c, new, 4, get("/a"));
+    assert_eq!(err, ErrorCode::Ok);
+    let Some(Response::GetData { data, .. }) = data else { panic!("getData answer: {data:?}") };
+    assert_eq!(data, Some(b"new".to_vec()), "the late write from the old connection was applied");
+}
