@@ -174,7 +174,7 @@ impl<T: Clone> Disk<T> {
             Completion { token: p.token, result: Err(DiskFailure::NoSpace), misdirected: false }
         } else {
             let misdirected = misdirect && p.ops.iter().any(|op| matches!(op, FileOp::Append { .. }));
-            for op in &p.ops {
+            for op in p.ops {
                 self.apply(op, misdirected, rng);
             }
             Completion { token: p.token, result: Ok(()), misdirected }
@@ -199,16 +199,18 @@ impl<T: Clone> Disk<T> {
             return pending.len();
         }
         let survivors = rng.gen_range(0..=pending.len());
-        for p in &pending[..survivors] {
-            for op in &p.ops {
+        let lost = pending.len() - survivors;
+        let mut pending = pending.into_iter();
+        for p in pending.by_ref().take(survivors) {
+            for op in p.ops {
                 self.apply(op, false, rng);
             }
         }
-        if let Some(p) = pending.get(survivors) {
+        if let Some(p) = pending.next() {
             self.stats.torn += 1;
             self.apply_torn(&p.ops, rng);
         }
-        pending.len() - survivors
+        lost
     }
 
     /// What a restarting server reads: the durable files, with one flipped byte in a random
@@ -300,11 +302,18 @@ impl<T: Clone> Disk<T> {
         sizes.values().sum::<u64>() > cap
     }
 
-    fn apply(&mut self, op: &FileOp, misdirect: bool, rng: &mut impl Rng) {
+    /// Performs one operation on the durable files (it takes the operation by value so that a
+    /// file's name and bytes move into the map instead of being copied).
+    fn apply(&mut self, op: FileOp, misdirect: bool, rng: &mut impl Rng) {
         match op {
             FileOp::Append { file, bytes } => {
                 self.stats.bytes_written += bytes.len() as u64;
-                let f = self.files.entry(file.clone()).or_default();
+                // Look up by reference first: appending to an existing file is the common case and
+                // must not copy its name.
+                let f = match self.files.get_mut(&file) {
+                    Some(f) => f,
+                    None => self.files.entry(file).or_default(),
+                };
                 if misdirect && !f.is_empty() {
                     // The intended range stays unwritten (zeros); the bytes overwrite an earlier,
                     // sector-aligned spot of the same file.
@@ -314,28 +323,30 @@ impl<T: Clone> Disk<T> {
                     let at = rng.gen_range(0..sectors) * SECTOR_BYTES;
                     let end = (at + bytes.len()).min(f.len());
                     f[at..end].copy_from_slice(&bytes[..end - at]);
+                } else if f.is_empty() {
+                    *f = bytes;
                 } else {
-                    f.extend_from_slice(bytes);
+                    f.extend_from_slice(&bytes);
                 }
             }
             FileOp::Truncate { file, len } => {
                 // Like ftruncate: shorter cuts, longer extends with zeros (bounded so that a bad
                 // request cannot exhaust the host's memory).
-                if let Some(f) = self.files.get_mut(file) {
-                    f.resize(usize::try_from((*len).min(MAX_FILE_BYTES)).unwrap_or(0), 0);
+                if let Some(f) = self.files.get_mut(&file) {
+                    f.resize(usize::try_from(len.min(MAX_FILE_BYTES)).unwrap_or(0), 0);
                 }
             }
             FileOp::WriteFile { file, bytes } => {
                 self.stats.bytes_written += bytes.len() as u64;
-                self.files.insert(file.clone(), bytes.clone());
+                self.files.insert(file, bytes);
             }
             FileOp::Rename { from, to } => {
-                if let Some(b) = self.files.remove(from) {
-                    self.files.insert(to.clone(), b);
+                if let Some(b) = self.files.remove(&from) {
+                    self.files.insert(to, b);
                 }
             }
             FileOp::Delete { file } => {
-                self.files.remove(file);
+                self.files.remove(&file);
             }
             FileOp::Sync { .. } => {}
         }
@@ -346,7 +357,8 @@ impl<T: Clone> Disk<T> {
     fn apply_torn(&mut self, ops: &[FileOp], rng: &mut impl Rng) {
         let whole = rng.gen_range(0..=ops.len());
         for op in &ops[..whole] {
-            self.apply(op, false, rng);
+            // Rare (EIO or a crash with writes pending): a copy is fine here.
+            self.apply(op.clone(), false, rng);
         }
         match ops.get(whole) {
             Some(FileOp::Append { file, bytes }) => {

@@ -166,8 +166,13 @@ impl NodeClock {
         // Invert the rate: elapsed global = elapsed local * 1e6 / (1e6 + drift). Round up so that
         // the local reading at the returned instant has really reached the deadline.
         let local_from_anchor = u128::from(deadline_ns.saturating_sub(self.anchor_local_ns));
-        let rate = u128::from((1_000_000i64 + i64::from(self.drift_ppm)) as u64);
-        let global_from_anchor = (local_from_anchor * 1_000_000).div_ceil(rate);
+        let global_from_anchor = if self.drift_ppm == 0 {
+            // The common case: no 128-bit division on the hot path.
+            local_from_anchor
+        } else {
+            let rate = u128::from((1_000_000i64 + i64::from(self.drift_ppm)) as u64);
+            (local_from_anchor * 1_000_000).div_ceil(rate)
+        };
         let at = self.anchor_global.0 as u128 + global_from_anchor;
         let mut at = SimTime(u64::try_from(at).unwrap_or(u64::MAX).max(now.0));
         // Integer rounding in the forward formula can leave the estimate a few nanoseconds off;
@@ -197,6 +202,10 @@ impl NodeClock {
     }
 
     fn raw_local_ns(&self, now: SimTime) -> u64 {
+        if self.drift_ppm == 0 {
+            // Same value as the general formula, without 128-bit arithmetic.
+            return self.anchor_local_ns.checked_add(now.since_ns(self.anchor_global)).unwrap_or(0);
+        }
         let elapsed = i128::from(now.since_ns(self.anchor_global));
         let scaled = elapsed + elapsed * i128::from(self.drift_ppm) / 1_000_000;
         u64::try_from(i128::from(self.anchor_local_ns) + scaled).unwrap_or(0)
@@ -282,6 +291,24 @@ mod tests {
             if at.0 > now.0 {
                 proptest::prop_assert!(c.clone().raw_local_ns(SimTime(at.0 - 1)) < deadline);
             }
+        }
+
+        /// Clocks without drift (the usual case) take a shortcut; it must agree with the offset
+        /// that skew and jumps define.
+        #[test]
+        fn a_clock_without_drift_is_the_global_time_plus_its_offset(
+            skew in -1_000_000_000i64..1_000_000_000, jump in -1_000_000_000i64..1_000_000_000,
+            jump_at in 0u64..1_000_000_000, now_ns in 1_000_000_000u64..100_000_000_000,
+            ahead in 1u64..100_000_000_000,
+        ) {
+            let mut c = NodeClock::new(skew, 0);
+            c.jump(SimTime(jump_at), jump);
+            let offset = i128::from(LOCAL_ORIGIN_NS) + i128::from(skew) + i128::from(jump);
+            let now = SimTime(now_ns);
+            proptest::prop_assert_eq!(i128::from(c.raw_local_ns(now)), offset + i128::from(now_ns));
+            let deadline = c.local_ns(now) + ahead;
+            let at = c.global_for_local(now, deadline);
+            proptest::prop_assert_eq!(i128::from(at.0), i128::from(deadline) - offset);
         }
     }
 }
