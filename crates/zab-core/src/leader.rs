@@ -747,8 +747,7 @@ impl Replica {
     fn next_zxid(&mut self, out: &mut Out) -> Option<Zxid> {
         let last = self.leader_ref().last_proposed;
         if last.counter() >= 0xffff_fffe {
-            #[cfg(feature = "mutations")]
-            if self.mutation_on(crate::mutation::Mutation::Zk1277) {
+            if mutated!(self, Zk1277) {
                 let z = Zxid(last.0 + 1);
                 self.leader_mut().last_proposed = z;
                 return Some(z);

@@ -47,6 +47,22 @@
 //! the node, role, epoch and zxid ([`Replica::check_invariants`] runs after every step in debug
 //! builds).
 
+/// `mutated!(owner, Variant)`: whether the defect `Mutation::Variant` is switched on for `owner`
+/// (anything with a `mutation_on` method). Without the `mutations` feature it is the constant
+/// `false`, so the branch it guards is compiled out and no state is consulted.
+#[cfg(feature = "mutations")]
+macro_rules! mutated {
+    ($owner:expr, $variant:ident) => {
+        $owner.mutation_on($crate::mutation::Mutation::$variant)
+    };
+}
+#[cfg(not(feature = "mutations"))]
+macro_rules! mutated {
+    ($owner:expr, $variant:ident) => {
+        false
+    };
+}
+
 pub mod config;
 mod db;
 pub mod election;
@@ -69,5 +85,7 @@ pub use io::{
     Action, ConnId, CoreEvent, DiskError, EpochFile, Input, Instant, IoId, Out, Phase, Role, Status, SyncMode,
 };
 pub use leader::WALL_CLOCK_ORIGIN_MS;
+#[cfg(feature = "mutations")]
+pub use mutation::Mutation;
 pub use persist::{DiskImage, DiskOp};
 pub use replica::{RecoverError, Replica};

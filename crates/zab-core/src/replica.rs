@@ -684,8 +684,7 @@ impl Replica {
     /// Applies every logged txn that memory does not reflect yet, so the zxid this server
     /// advertises is the last *logged* one (reference §1.5, ZOOKEEPER-2845).
     pub(crate) fn fast_forward(&mut self, out: &mut Out) {
-        #[cfg(feature = "mutations")]
-        if self.mutation_on(crate::mutation::Mutation::Zk2845) {
+        if mutated!(self, Zk2845) {
             return;
         }
         for txn in self.db.unapplied() {

@@ -9,10 +9,8 @@ mod election_net;
 use std::collections::BTreeSet;
 
 use election_net::{Faults, Net, Server};
-use zab_core::election::{
-    Decision, Election, Mutation, Notification, Outcome, PeerState, Vote, NOTIFICATION_VERSION,
-};
-use zab_core::{Epoch, ServerId};
+use zab_core::election::{Decision, Election, Notification, Outcome, PeerState, Vote, NOTIFICATION_VERSION};
+use zab_core::{Epoch, Mutation, ServerId};
 use zab_tree::Zxid;
 
 fn zxid(epoch: u32, counter: u32) -> Option<Zxid> {
@@ -30,7 +28,9 @@ fn note(state: PeerState, sender: u64, vote: Vote, round: u64) -> Notification {
 fn election(me: u64, voters: &[u64], mutation: Option<Mutation>) -> Election {
     let voters: BTreeSet<ServerId> = voters.iter().map(|&v| ServerId(v)).collect();
     let mut e = Election::new(ServerId(me), voters, false);
-    e.set_mutation(mutation);
+    if let Some(m) = mutation {
+        e.set_mutation(m, true);
+    }
     e
 }
 
@@ -63,7 +63,7 @@ fn zk261_correct_a_wiped_server_cannot_help_a_lagging_server_win() {
 fn zk261_mutated_a_wiped_server_votes_as_zxid_zero_and_elects_the_lagging_server() {
     for seed in 0..5 {
         let mut net = Net::new(seed, Faults::RELIABLE, &wiped_ensemble());
-        net.set_mutation(Mutation::Zk261UninitializedVotesAsZero);
+        net.set_mutation(Mutation::Zk261);
         net.start(2);
         net.start(3);
         assert_eq!(net.run_until_stable(120_000), Some(ServerId(2)), "seed {seed}");
@@ -75,7 +75,7 @@ fn zk261_mutated_a_wiped_server_votes_as_zxid_zero_and_elects_the_lagging_server
 #[test]
 fn zk261_mutated_the_wiped_server_advertises_zxid_zero() {
     let mut out = Vec::new();
-    let mut e = election(3, &[1, 2, 3], Some(Mutation::Zk261UninitializedVotesAsZero));
+    let mut e = election(3, &[1, 2, 3], Some(Mutation::Zk261));
     e.start_round(0, None, Epoch(0), &mut out);
     assert_eq!(out[0].n.vote, Some(vote(3, Some(Zxid::ZERO), 0)));
     let mut out = Vec::new();
@@ -109,7 +109,7 @@ fn zk1732_correct_a_newcomer_joins_members_that_agree_on_leader_and_epoch() {
 
 #[test]
 fn zk1732_mutated_a_newcomer_comparing_all_fields_stays_looking() {
-    let mut e = election(4, &[1, 2, 3, 4, 5], Some(Mutation::Zk1732CompareAllFields));
+    let mut e = election(4, &[1, 2, 3, 4, 5], Some(Mutation::Zk1732));
     e.start_round(0, zxid(5, 2), Epoch(6), &mut Vec::new());
     assert_eq!(hear_established_members(&mut e), None);
     assert!(e.is_looking());
@@ -152,7 +152,7 @@ fn zk1732_correct_a_newcomer_joins_members_that_decided_in_different_rounds() {
 fn zk1732_mutated_a_newcomer_never_joins_members_that_decided_in_different_rounds() {
     for seed in [54, 193, 210, 404] {
         let mut net = ensemble_split_across_rounds(seed);
-        net.set_mutation(Mutation::Zk1732CompareAllFields);
+        net.set_mutation(Mutation::Zk1732);
         net.start(5);
         let joined = net.run_until(net.now_ms + 300_000, |n| n.role(5) != PeerState::Looking);
         assert!(!joined, "seed {seed}: the newcomer joined despite the defect");
@@ -186,7 +186,7 @@ fn zk1732_correct_a_synced_member_advertises_the_new_epoch() {
 
 #[test]
 fn zk1732_mutated_a_synced_member_keeps_advertising_the_election_epoch() {
-    let mut e = synced_follower(Some(Mutation::Zk1732SkipPeerEpochUpdate));
+    let mut e = synced_follower(Some(Mutation::Zk1732b));
     let (replies, _) =
         feed(&mut e, note(PeerState::Looking, 2, vote(2, zxid(1, 1), 1), 4), PeerState::Following);
     assert_eq!(replies[0].vote, Some(vote(3, zxid(1, 9), 1)));

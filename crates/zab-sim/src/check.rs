@@ -11,6 +11,10 @@
 //! - `epoch-monotonic`: a server's durable acceptedEpoch never goes back, and it never runs below
 //!   it (unless its disk was damaged: wiped, corrupted, misdirected writes);
 //! - `session-order`: replies to one session never go back in zxid;
+//! - `leader-log-completeness`: a leader that starts broadcasting in epoch e holds every txn
+//!   committed in an earlier epoch (its last logged zxid is at least the highest committed one);
+//!   not checked once a disk returned wrong bytes (corruption, misdirected writes: such a disk may
+//!   legitimately forget committed txns and still vote); a wiped disk does not vote, so it counts;
 //! - `acknowledged-write-lost`: at the end, a write a client saw succeed at zxid z is applied on
 //!   every live server that is up to date (checked by [`Invariants::finish`]).
 
@@ -45,6 +49,10 @@ pub struct Invariants {
     acknowledged: BTreeMap<u64, u64>,
     /// Invoked writes not yet completed: (client, xid).
     open_writes: BTreeSet<(u32, i32)>,
+    /// The highest zxid known committed (applied as committed anywhere, or committed by a leader).
+    max_committed: u64,
+    /// Whether some server's disk returned wrong bytes (read corruption, misdirected writes).
+    disk_damaged: bool,
     pub events: u64,
 }
 
@@ -61,6 +69,8 @@ impl Invariants {
             session_zxid: BTreeMap::new(),
             acknowledged: BTreeMap::new(),
             open_writes: BTreeSet::new(),
+            max_committed: 0,
+            disk_damaged: false,
             events: 0,
         }
     }
@@ -85,8 +95,10 @@ impl Invariants {
             }
             Event::Committed { node, zxid, acks } => {
                 self.check_quorum("quorum-commit", acks, || format!("leader {node} committed {zxid:#x}"))?;
+                self.max_committed = self.max_committed.max(*zxid);
             }
             Event::Applied { node, zxid, hash } => {
+                self.max_committed = self.max_committed.max(*zxid);
                 if let Some(h) = self.applied_hash.insert(*zxid, *hash) {
                     if h != *hash {
                         return fail(
@@ -136,6 +148,26 @@ impl Invariants {
                 }
                 *prev = *epoch;
             }
+            Event::Role {
+                node,
+                role: zab_trace::Role::Leading,
+                phase: zab_trace::Phase::Broadcast,
+                current_epoch,
+                last_logged: Some(last),
+                ..
+            } if !self.disk_damaged
+                && self.max_committed > *last
+                && ((self.max_committed >> 32) as u32) < *current_epoch =>
+            {
+                return fail(
+                    "leader-log-completeness",
+                    format!(
+                        "server {node} leads epoch {current_epoch} with a log ending at {last:#x}, but {:#x} \
+                         was committed before",
+                        self.max_committed
+                    ),
+                );
+            }
             Event::Role { node, accepted_epoch, .. } => {
                 let durable = self.accepted_epoch.get(node).copied().unwrap_or(0);
                 if *accepted_epoch < durable {
@@ -155,6 +187,12 @@ impl Invariants {
             // protocol-level checks (one leader per epoch, agreement) still apply to it.
             Event::DiskFault { node, fault } if damages_durable_data(fault) => {
                 self.accepted_epoch.remove(node);
+                // A wiped server restarts uninitialized and does not vote until a leader synced
+                // it, so it cannot help elect a leader that lacks committed txns; a disk that
+                // returns wrong bytes can.
+                if !fault.starts_with("wipe") {
+                    self.disk_damaged = true;
+                }
             }
             Event::Invoke { client, xid, op, .. } if crate::workload::is_write(op) => {
                 self.open_writes.insert((*client, *xid));
@@ -287,6 +325,40 @@ mod tests {
         i.observe(&Event::AckSent { node: 2, zxid: 0x2_0000_0000 }).unwrap();
         let v = i.observe(&Event::AckSent { node: 2, zxid: 0x1_0000_0002 }).unwrap_err();
         assert_eq!(v.checker, "ack-after-durable");
+    }
+
+    fn leading(node: NodeId, epoch: u32, last: u64) -> Event {
+        Event::Role {
+            node,
+            role: zab_trace::Role::Leading,
+            phase: zab_trace::Phase::Broadcast,
+            accepted_epoch: epoch,
+            current_epoch: epoch,
+            last_logged: Some(last),
+            committed: last,
+        }
+    }
+
+    #[test]
+    fn a_leader_missing_a_txn_committed_in_an_earlier_epoch_breaks_log_completeness() {
+        let mut i = inv();
+        i.observe(&Event::Applied { node: 2, zxid: 0x1_0000_0005, hash: 1 }).unwrap();
+        i.observe(&leading(1, 2, 0x1_0000_0005)).unwrap();
+        let v = i.observe(&leading(3, 3, 0x1_0000_0004)).unwrap_err();
+        assert_eq!(v.checker, "leader-log-completeness");
+        let mut i = inv();
+        i.observe(&Event::Committed { node: 1, zxid: 0x1_0000_0007, acks: vec![1, 2] }).unwrap();
+        assert_eq!(i.observe(&leading(2, 2, 0x1_0000_0006)).unwrap_err().checker, "leader-log-completeness");
+    }
+
+    #[test]
+    fn log_completeness_is_checked_after_a_wipe_but_not_after_a_disk_returned_wrong_bytes() {
+        let mut i = inv();
+        i.observe(&Event::Applied { node: 2, zxid: 0x1_0000_0005, hash: 1 }).unwrap();
+        i.observe(&Event::DiskFault { node: 2, fault: "wipe".to_string() }).unwrap();
+        assert_eq!(i.observe(&leading(3, 2, 0x1_0000_0004)).unwrap_err().checker, "leader-log-completeness");
+        i.observe(&Event::DiskFault { node: 2, fault: "misdirected append".to_string() }).unwrap();
+        i.observe(&leading(3, 3, 0x1_0000_0004)).unwrap();
     }
 
     fn role(node: NodeId, accepted_epoch: u32) -> Event {

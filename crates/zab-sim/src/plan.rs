@@ -55,6 +55,10 @@ pub struct Cluster {
     /// The text of `zoo_cfg`, filled in by the scenario reader (or written by hand in a plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoo_cfg_text: Option<String>,
+    /// A historical defect switched on in every server, and again after each restart (a
+    /// `zab_core::Mutation` name such as `ZK-3911`). Needs the `mutations` feature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation: Option<String>,
 }
 
 impl Default for Cluster {
@@ -67,6 +71,7 @@ impl Default for Cluster {
             sync_limit: default_sync_limit(),
             zoo_cfg: None,
             zoo_cfg_text: None,
+            mutation: None,
         }
     }
 }
@@ -84,6 +89,31 @@ impl Cluster {
     /// The largest number of voters that may lose durable data under the tolerated budget.
     pub fn minority(&self) -> u64 {
         (self.voters - 1) / 2
+    }
+
+    /// The mutation `mutation` names, if any.
+    #[cfg(feature = "mutations")]
+    pub fn resolved_mutation(&self) -> Result<Option<zab_core::Mutation>, String> {
+        match &self.mutation {
+            None => Ok(None),
+            Some(name) => zab_core::Mutation::parse(name).map(Some).ok_or_else(|| {
+                format!(
+                    "cluster.mutation = {name:?}: unknown mutation; expected one of {}",
+                    zab_core::Mutation::names()
+                )
+            }),
+        }
+    }
+
+    /// Without the `mutations` feature no mutation can be switched on.
+    #[cfg(not(feature = "mutations"))]
+    pub fn resolved_mutation(&self) -> Result<Option<std::convert::Infallible>, String> {
+        match &self.mutation {
+            None => Ok(None),
+            Some(name) => Err(format!(
+                "cluster.mutation = {name:?}: this build has no mutations (enable the `mutations` feature)"
+            )),
+        }
     }
 }
 
@@ -557,6 +587,7 @@ impl RunPlan {
         if c.init_limit == 0 || c.sync_limit == 0 {
             return Err("cluster.init_limit and cluster.sync_limit must be at least 1".to_string());
         }
+        c.resolved_mutation()?;
         self.knobs.net_latency.validate().map_err(|e| format!("knobs.net_latency: {e}"))?;
         self.knobs.disk.latency.validate().map_err(|e| format!("knobs.disk.latency: {e}"))?;
         if self.knobs.clock_drift_ppm_max >= 100_000 {

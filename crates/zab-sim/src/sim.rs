@@ -362,6 +362,9 @@ struct Sim {
     hard_end: SimTime,
     schedule: Vec<crate::plan::TimedFault>,
     cut_clients: BTreeSet<u32>,
+    /// The plan's mutation, switched on in every replica when it starts.
+    #[cfg(feature = "mutations")]
+    mutation: Option<zab_core::Mutation>,
 }
 
 /// A server that cannot be reached answers a connect only after this long.
@@ -421,6 +424,8 @@ impl Sim {
         let hard_end = safety_end.plus_ns(plan.knobs.liveness_bound_ns);
         let schedule = plan.schedule();
         let check_invariants = plan.checks.invariants;
+        #[cfg(feature = "mutations")]
+        let mutation = plan.cluster.resolved_mutation()?;
         Ok(Sim {
             now: SimTime::ZERO,
             queue: EventQueue::new(),
@@ -448,6 +453,8 @@ impl Sim {
             hard_end,
             schedule,
             cut_clients: BTreeSet::new(),
+            #[cfg(feature = "mutations")]
+            mutation,
             plan,
         })
     }
@@ -615,6 +622,10 @@ impl Sim {
         let config = self.nodes[i].config.clone();
         match Replica::recover(config, DiskImage { files }, seed) {
             Ok(mut r) => {
+                #[cfg(feature = "mutations")]
+                if let Some(m) = self.mutation {
+                    r.set_mutation(m, true);
+                }
                 let local = self.local_now(id);
                 r.start(local, &mut self.out);
                 self.nodes[i].replica = Some(r);

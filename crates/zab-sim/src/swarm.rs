@@ -104,6 +104,9 @@ pub fn describe(plan: &RunPlan) -> Vec<String> {
             k.disk_budget
         ),
     ];
+    if let Some(m) = &c.mutation {
+        lines.push(format!("mutation: {m}"));
+    }
     for f in &plan.faults {
         lines.push(format!("fault at {}: {:?}", format_duration_ns(f.at_ns), f.fault));
     }
@@ -123,6 +126,7 @@ fn base_cluster(rng: &mut ChaCha8Rng) -> Cluster {
         sync_limit: rng.gen_range(2..=5),
         zoo_cfg: None,
         zoo_cfg_text: None,
+        mutation: None,
     }
 }
 

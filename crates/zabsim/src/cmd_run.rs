@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Print the seed and every drawn knob before running.
     #[arg(long)]
     pub verbose: bool,
+    /// Switch a historical defect on in every server (e.g. ZK-3911; `zabsim hunt --list` lists
+    /// them). Overrides a scenario's `cluster.mutation`.
+    #[arg(long)]
+    pub mutation: Option<String>,
 }
 
 /// A failed seed's class, as an exit code.
@@ -201,7 +205,8 @@ pub fn meets_expectation(plan: &RunPlan, report: &Report) -> bool {
 
 enum PlanSource {
     Scenario(Box<RunPlan>),
-    Profile(Profile, Option<String>),
+    /// A profile, an optional zoo.cfg text and an optional mutation name.
+    Profile(Profile, Option<String>, Option<String>),
 }
 
 impl PlanSource {
@@ -210,22 +215,39 @@ impl PlanSource {
             Some(p) => Some(std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?),
             None => None,
         };
+        // The canonical name goes into the plan (and so into traces).
+        let mutation = match &args.mutation {
+            None => None,
+            Some(name) => match zab_core::Mutation::parse(name) {
+                Some(m) => Some(m.name().to_string()),
+                None => {
+                    return Err(format!(
+                        "--mutation {name}: unknown mutation; expected one of {}",
+                        zab_core::Mutation::names()
+                    ))
+                }
+            },
+        };
         if let Some(path) = &args.scenario {
             let mut plan = load_scenario(path)?;
             if let Some(text) = cluster {
                 plan.cluster.zoo_cfg_text = Some(text);
             }
+            if mutation.is_some() {
+                plan.cluster.mutation = mutation;
+            }
             zab_sim::sim::server_configs(&plan)?;
             return Ok(PlanSource::Scenario(Box::new(plan)));
         }
-        Ok(PlanSource::Profile(Profile::parse(&args.profile)?, cluster))
+        Ok(PlanSource::Profile(Profile::parse(&args.profile)?, cluster, mutation))
     }
 
     fn plan(&self, seed: u64) -> Result<RunPlan, String> {
         match self {
             PlanSource::Scenario(p) => Ok((**p).clone()),
-            PlanSource::Profile(profile, cluster) => {
+            PlanSource::Profile(profile, cluster, mutation) => {
                 let mut plan = draw_plan(*profile, seed);
+                plan.cluster.mutation.clone_from(mutation);
                 if let Some(text) = cluster {
                     plan.cluster.zoo_cfg_text = Some(text.clone());
                     // Drawn faults name servers of the drawn cluster; keep only those that exist.
@@ -245,7 +267,7 @@ impl PlanSource {
     fn profile_name(&self) -> &'static str {
         match self {
             PlanSource::Scenario(_) => "scenario",
-            PlanSource::Profile(p, _) => p.name(),
+            PlanSource::Profile(p, ..) => p.name(),
         }
     }
 }

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod cmd_check;
 mod cmd_config;
+mod cmd_hunt;
 mod cmd_replay;
 mod cmd_run;
 mod cmd_status;
@@ -43,6 +44,9 @@ enum Command {
     Config(cmd_config::ConfigArgs),
     /// Check recorded histories for linearizability (Jepsen .log, Porcupine kv .txt, Knossos .edn).
     Check(cmd_check::CheckArgs),
+    /// Run random seeds with a historical defect switched on until a checker catches it (or, with
+    /// no --mutation, run every seed clean). Exit code: the class of the first failure, 0 if none.
+    Hunt(cmd_hunt::HuntArgs),
     /// Simulate seeds of a profile (swarm, lite, perf) or a scenario file; on failure write the
     /// trace and print one replay command.
     Run(cmd_run::RunArgs),
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Config(args) => cmd_config::run(&args),
         Command::Check(args) => cmd_check::run(&args),
+        Command::Hunt(args) => cmd_hunt::run_cmd(&args),
         Command::Run(args) => cmd_run::run_cmd(&args),
         Command::Replay(args) => cmd_replay::run(&args),
         Command::Status(args) => cmd_status::run_cmd(&args),

@@ -91,23 +91,6 @@ pub struct CurrentVote {
     pub round: u64,
 }
 
-/// Deliberate defects reproducing historical election bugs (reference §5.1), so the simulator
-/// can show that its checkers catch them. They take effect only with the `mutations` feature,
-/// through [`Election::set_mutation`]; without it no branch below ever tests them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mutation {
-    /// ZOOKEEPER-1732/1805: compare all four vote fields (leader, zxid, round, peer epoch) for
-    /// FOLLOWING/LEADING notifications instead of only (leader, peer epoch), so a newcomer can
-    /// miss a quorum of established members whose votes differ in zxid or round.
-    Zk1732CompareAllFields,
-    /// ZOOKEEPER-1732: [`Election::update_peer_epoch`] does nothing, so members keep advertising
-    /// the peer epoch they were elected with.
-    Zk1732SkipPeerEpochUpdate,
-    /// ZOOKEEPER-261: an uninitialized database votes as if its last zxid were 0, so a wiped
-    /// server can help elect a leader that lacks committed transactions.
-    Zk261UninitializedVotesAsZero,
-}
-
 /// The election state machine of one server. See the module documentation for how to drive it.
 #[derive(Clone, Debug)]
 pub struct Election {
@@ -135,8 +118,9 @@ pub struct Election {
     /// The vote answered to LOOKING peers and non-voters (Java's `currentVote`): the last decided
     /// vote, or my start-up vote before the first decision.
     current: Option<CurrentVote>,
+    /// Historical defects switched on (reference §5.1): `Zk1732`, `Zk1732b`, `Zk261`.
     #[cfg(feature = "mutations")]
-    mutation: Option<Mutation>,
+    mutations: BTreeSet<crate::mutation::Mutation>,
 }
 
 impl Election {
@@ -163,14 +147,20 @@ impl Election {
             notification_interval_ms: MIN_NOTIFICATION_INTERVAL_MS,
             current: None,
             #[cfg(feature = "mutations")]
-            mutation: None,
+            mutations: BTreeSet::new(),
         }
     }
 
-    /// Switches on one historical defect (or none). Only with the `mutations` feature.
+    /// Switches a historical defect on or off (only the election's own, `ZK-1732`, `ZK-1732b` and
+    /// `ZK-261`, change anything here). Only with the `mutations` feature; a replica forwards its
+    /// own switches here.
     #[cfg(feature = "mutations")]
-    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
-        self.mutation = mutation;
+    pub fn set_mutation(&mut self, mutation: crate::mutation::Mutation, on: bool) {
+        if on {
+            self.mutations.insert(mutation);
+        } else {
+            self.mutations.remove(&mutation);
+        }
     }
 
     /// Begins a new round: round += 1, forget the previous round's votes, propose my initial vote
@@ -184,7 +174,7 @@ impl Election {
         out: &mut Vec<ElectionSend>,
     ) {
         let mut my_last_logged = my_last_logged;
-        if self.mutated(Mutation::Zk261UninitializedVotesAsZero) && my_last_logged.is_none() {
+        if mutated!(self, Zk261) && my_last_logged.is_none() {
             my_last_logged = Some(Zxid::ZERO);
         }
         let my_vote = Vote { leader: self.me, zxid: my_last_logged, peer_epoch: my_current_epoch };
@@ -377,7 +367,7 @@ impl Election {
     /// Records the epoch this server synchronized into, so the vote it advertises to newcomers
     /// carries it (ZOOKEEPER-1732's `updateElectionVote`). Call after sync with the leader.
     pub fn update_peer_epoch(&mut self, epoch: Epoch) {
-        if self.mutated(Mutation::Zk1732SkipPeerEpochUpdate) {
+        if mutated!(self, Zk1732b) {
             return;
         }
         if let Some(current) = &mut self.current {
@@ -553,7 +543,7 @@ impl Election {
         if a.state == PeerState::Looking || b.state == PeerState::Looking {
             return all_fields;
         }
-        if self.mutated(Mutation::Zk1732CompareAllFields) {
+        if mutated!(self, Zk1732) {
             return all_fields;
         }
         if (a.version > 0) != (b.version > 0) {
@@ -626,16 +616,8 @@ impl Election {
         out.push(ElectionSend { to, n });
     }
 
-    #[inline(always)]
-    fn mutated(&self, mutation: Mutation) -> bool {
-        #[cfg(feature = "mutations")]
-        {
-            self.mutation == Some(mutation)
-        }
-        #[cfg(not(feature = "mutations"))]
-        {
-            let _ = mutation;
-            false
-        }
+    #[cfg(feature = "mutations")]
+    fn mutation_on(&self, mutation: crate::mutation::Mutation) -> bool {
+        self.mutations.contains(&mutation)
     }
 }

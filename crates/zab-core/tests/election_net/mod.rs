@@ -106,7 +106,7 @@ pub struct Net {
     /// One line per delivery and decision, when enabled (golden transcripts).
     pub transcript: Option<Vec<String>>,
     #[cfg(feature = "mutations")]
-    mutation: Option<zab_core::election::Mutation>,
+    mutation: Option<zab_core::Mutation>,
 }
 
 impl Net {
@@ -150,10 +150,10 @@ impl Net {
 
     /// Applies `mutation` to every server's election, now and after restarts.
     #[cfg(feature = "mutations")]
-    pub fn set_mutation(&mut self, mutation: zab_core::election::Mutation) {
+    pub fn set_mutation(&mut self, mutation: zab_core::Mutation) {
         self.mutation = Some(mutation);
         for node in self.nodes.values_mut() {
-            node.election.set_mutation(Some(mutation));
+            node.election.set_mutation(mutation, true);
         }
     }
 
@@ -168,7 +168,9 @@ impl Net {
         let node = self.nodes.get_mut(&sid).expect("unknown server");
         node.election = Election::new(sid, voters, node.spec.observer);
         #[cfg(feature = "mutations")]
-        node.election.set_mutation(self.mutation);
+        if let Some(m) = self.mutation {
+            node.election.set_mutation(m, true);
+        }
         node.alive = true;
         self.look_again(sid);
     }
