@@ -126,26 +126,52 @@ pub fn epochs_never_go_back(records: &[Record]) -> Result<(), Violation> {
 
 /// At most one server is established as leader in any epoch.
 pub fn one_leader_per_epoch(records: &[Record]) -> Result<(), Violation> {
-    let mut leaders: BTreeMap<u32, NodeId> = BTreeMap::new();
+    let mut leaders = EpochLeaders::default();
     for r in records {
         if let Event::LeaderEstablished { node, epoch, .. } = r.ev {
-            match leaders.get(&epoch) {
-                Some(&first) if first != node => {
-                    return Err(Violation {
-                        invariant: "one_leader_per_epoch",
-                        record: r.i,
-                        message: format!(
-                            "node {node} established in epoch {epoch}, already led by node {first}"
-                        ),
-                    });
-                }
-                _ => {
-                    leaders.insert(epoch, node);
-                }
+            if let Err(first) = leaders.establish(node, epoch) {
+                return Err(Violation {
+                    invariant: "one_leader_per_epoch",
+                    record: r.i,
+                    message: format!("node {node} established in epoch {epoch}, already led by node {first}"),
+                });
             }
         }
     }
     Ok(())
+}
+
+/// The server that established each epoch, fed one `LeaderEstablished` at a time: the state of
+/// [`one_leader_per_epoch`] in incremental form, so that a simulator can check the rule after
+/// every event with the same implementation.
+#[derive(Clone, Debug, Default)]
+pub struct EpochLeaders {
+    leaders: BTreeMap<u32, NodeId>,
+}
+
+impl EpochLeaders {
+    /// Records that `node` established leadership in `epoch`. If another server already did,
+    /// returns that server (the rule is broken) and keeps it recorded.
+    pub fn establish(&mut self, node: NodeId, epoch: u32) -> Result<(), NodeId> {
+        match self.leaders.get(&epoch) {
+            Some(&first) if first != node => Err(first),
+            _ => {
+                self.leaders.insert(epoch, node);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The distinct voters among `acks` (observers and unknown ids never count toward a quorum).
+pub fn voter_acks(acks: &[NodeId], voters: &BTreeSet<NodeId>) -> BTreeSet<NodeId> {
+    acks.iter().copied().filter(|a| voters.contains(a)).collect()
+}
+
+/// Whether `acks` hold a majority of `voters`, counting each voter once: the rule of
+/// [`commit_needs_voter_quorum`], also used for the ACKs that establish a leader.
+pub fn is_voter_quorum(acks: &[NodeId], voters: &BTreeSet<NodeId>) -> bool {
+    voter_acks(acks, voters).len() > voters.len() / 2
 }
 
 /// Replicas apply the same txn at each zxid, and none skips a txn another applied: within a run
@@ -223,8 +249,8 @@ pub fn commit_needs_voter_quorum(records: &[Record], voters: &BTreeSet<NodeId>) 
     let quorum = voters.len() / 2 + 1;
     for r in records {
         if let Event::Committed { node, zxid, ref acks } = r.ev {
-            let counted: BTreeSet<NodeId> = acks.iter().copied().filter(|a| voters.contains(a)).collect();
-            if counted.len() < quorum {
+            if !is_voter_quorum(acks, voters) {
+                let counted = voter_acks(acks, voters);
                 return Err(Violation {
                     invariant: "commit_needs_voter_quorum",
                     record: r.i,

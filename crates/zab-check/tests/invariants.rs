@@ -247,3 +247,26 @@ fn a_whole_healthy_run_passes_every_invariant() {
     }
     passes(&trace(events));
 }
+
+#[test]
+fn the_incremental_leader_record_names_the_first_leader_of_an_epoch_and_keeps_it() {
+    let mut leaders = EpochLeaders::default();
+    assert_eq!(leaders.establish(1, 1), Ok(()));
+    assert_eq!(leaders.establish(1, 1), Ok(()), "the same leader again is no violation");
+    assert_eq!(leaders.establish(2, 2), Ok(()));
+    assert_eq!(leaders.establish(3, 1), Err(1));
+    assert_eq!(leaders.establish(3, 1), Err(1), "the first leader stays recorded");
+}
+
+#[test]
+fn a_voter_quorum_counts_each_voter_once_and_never_an_observer() {
+    let v = voters();
+    assert!(is_voter_quorum(&[1, 2], &v));
+    assert!(is_voter_quorum(&[3, 1, 2], &v));
+    assert!(!is_voter_quorum(&[1, 1], &v));
+    assert!(!is_voter_quorum(&[1, 4, 5], &v));
+    assert!(!is_voter_quorum(&[], &v));
+    let five: BTreeSet<u64> = (1..=5).collect();
+    assert!(!is_voter_quorum(&[1, 2], &five));
+    assert!(is_voter_quorum(&[1, 2, 5], &five));
+}

@@ -17,9 +17,14 @@
 //!   legitimately forget committed txns and still vote); a wiped disk does not vote, so it counts;
 //! - `acknowledged-write-lost`: at the end, a write a client saw succeed at zxid z is applied on
 //!   every live server that is up to date (checked by [`Invariants::finish`]).
+//!
+//! The first two are zab-check's rules (`one_leader_per_epoch`, `commit_needs_voter_quorum`),
+//! called through its incremental API so that a trace checked after the run and a run checked
+//! live use one implementation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use zab_check::invariants::{is_voter_quorum, EpochLeaders};
 use zab_trace::{Event, NodeId, Outcome};
 
 /// A broken invariant.
@@ -39,7 +44,7 @@ impl std::fmt::Display for Violation {
 /// The state the invariant checkers keep between events.
 pub struct Invariants {
     voters: BTreeSet<NodeId>,
-    leaders: BTreeMap<u32, NodeId>,
+    leaders: EpochLeaders,
     applied_hash: BTreeMap<u64, u64>,
     last_applied: BTreeMap<NodeId, u64>,
     durable: BTreeMap<NodeId, u64>,
@@ -61,7 +66,7 @@ impl Invariants {
     pub fn new(voters: impl IntoIterator<Item = NodeId>) -> Invariants {
         Invariants {
             voters: voters.into_iter().collect(),
-            leaders: BTreeMap::new(),
+            leaders: EpochLeaders::default(),
             applied_hash: BTreeMap::new(),
             last_applied: BTreeMap::new(),
             durable: BTreeMap::new(),
@@ -81,13 +86,11 @@ impl Invariants {
         let fail = |checker: &str, message: String| Err(Violation { checker: checker.to_string(), message });
         match ev {
             Event::LeaderEstablished { node, epoch, acks } => {
-                if let Some(prev) = self.leaders.insert(*epoch, *node) {
-                    if prev != *node {
-                        return fail(
-                            "one-leader-per-epoch",
-                            format!("servers {prev} and {node} both established leadership in epoch {epoch}"),
-                        );
-                    }
+                if let Err(prev) = self.leaders.establish(*node, *epoch) {
+                    return fail(
+                        "one-leader-per-epoch",
+                        format!("servers {prev} and {node} both established leadership in epoch {epoch}"),
+                    );
                 }
                 self.check_quorum("quorum-commit", acks, || {
                     format!("leader {node} established epoch {epoch}")
@@ -249,8 +252,7 @@ impl Invariants {
         acks: &[NodeId],
         what: impl FnOnce() -> String,
     ) -> Result<(), Violation> {
-        let votes = acks.iter().filter(|a| self.voters.contains(a)).collect::<BTreeSet<_>>().len();
-        if votes * 2 <= self.voters.len() {
+        if !is_voter_quorum(acks, &self.voters) {
             return Err(Violation {
                 checker: checker.to_string(),
                 message: format!(
