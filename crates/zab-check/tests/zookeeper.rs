@@ -462,3 +462,356 @@ fn calls_pair_trace_events_and_reject_unpaired_ones() {
     assert_eq!(err.record, 3);
     assert!(err.message.contains("never invoked"), "{err}");
 }
+
+/// Generated histories from a correct single-copy ZooKeeper (zab-tree's own prepare and apply
+/// steps, stale reads within each session's floor, lost replies that did or did not take
+/// effect), with one injected anomaly or none: both checkers agree.
+mod agreement {
+    use proptest::prelude::*;
+
+    use super::*;
+    use zab_tree::{AuthIds, DataTree, PrepContext, Preparer, SessionStatus};
+
+    const PATHS: [&str; 3] = ["/a", "/a/b", "/c"];
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Anomaly {
+        None,
+        /// A read answered from a version below what its session had seen.
+        StaleBelowFloor,
+        /// An acknowledged setData that never took effect; its session then reads the node.
+        LostAckedWrite,
+        /// Two replies of one session with their zxids swapped.
+        OutOfOrderSession,
+        /// A reply's Stat with the wrong version.
+        WrongStat,
+        /// A multi acknowledged whole of which the create never took effect; its session then
+        /// asks whether the node exists.
+        TornMulti,
+    }
+
+    const ANOMALIES: [Anomaly; 6] = [
+        Anomaly::None,
+        Anomaly::StaleBelowFloor,
+        Anomaly::LostAckedWrite,
+        Anomaly::OutOfOrderSession,
+        Anomaly::WrongStat,
+        Anomaly::TornMulti,
+    ];
+
+    /// (session, kind, path, version, lost, pick) per step.
+    type Step = (u64, u8, usize, i32, bool, u8);
+
+    fn step() -> impl Strategy<Value = Step> {
+        (1u64..4, 0u8..10, 0usize..3, -1i32..2, proptest::bool::weighted(0.1), any::<u8>())
+    }
+
+    fn request(kind: u8, p: usize, version: i32, value: &str) -> Request {
+        let path = PATHS[p];
+        match kind {
+            0 => create(path, value),
+            1 => create_req(path, value, 1, CreateKind::Create2),
+            2 => create_req(&format!("{path}/s-"), value, 2, CreateKind::Create),
+            3 => Request::Delete { path: path.into(), version },
+            4 => set(path, value, version),
+            5 => get(path),
+            6 => exists(path),
+            7 => Request::GetChildren { path: path.into(), watch: false },
+            8 => Request::Multi(vec![
+                Request::Check { path: path.into(), version },
+                set(path, value, -1),
+                create(PATHS[(p + 1) % 3], value),
+            ]),
+            _ => Request::Sync { path: path.into() },
+        }
+    }
+
+    /// One correct server plus the injected anomaly; returns the history and whether the
+    /// anomaly found a place.
+    struct Server {
+        versions: Vec<(u64, DataTree)>,
+        last_zxid: u64,
+        floor: [usize; 4],
+        seen: [u64; 4],
+        h: H,
+        injected: bool,
+    }
+
+    impl Server {
+        fn new() -> Server {
+            Server {
+                versions: vec![(0, DataTree::default())],
+                last_zxid: 0,
+                floor: [0; 4],
+                seen: [0; 4],
+                h: H::new(),
+                injected: false,
+            }
+        }
+
+        fn write(&mut self, session: u64, req: &Request, apply: bool) -> (u64, Result<Response, ErrorCode>) {
+            self.last_zxid = if self.last_zxid == 0 { z(1) } else { self.last_zxid + 1 };
+            let zxid = self.last_zxid;
+            let auth = AuthIds::new();
+            let ctx = PrepContext {
+                session: SessionId(session),
+                cxid: 0,
+                zxid: Zxid(zxid),
+                time_ms: 0,
+                auth: &auth,
+                session_status: SessionStatus::Active,
+            };
+            let tree = &self.versions.last().unwrap().1;
+            let txn = Preparer::new().prepare(tree, &ctx, req);
+            let mut after = tree.clone();
+            let result = after.apply(&txn).result;
+            let ok = match &result {
+                Ok(Response::Multi(rs)) => !rs.iter().any(|r| matches!(r, MultiResult::Error { .. })),
+                Ok(_) => true,
+                Err(_) => false,
+            };
+            if ok && apply {
+                self.versions.push((zxid, after));
+            }
+            (zxid, result)
+        }
+
+        fn reply(
+            &mut self,
+            session: u64,
+            req: Request,
+            zxid: Option<u64>,
+            result: Result<Response, ErrorCode>,
+        ) {
+            let h = std::mem::replace(&mut self.h, H::new());
+            self.h = match result {
+                Ok(Response::Multi(rs)) if rs.iter().any(|r| matches!(r, MultiResult::Error { .. })) => {
+                    let code = rs
+                        .iter()
+                        .find_map(|r| match r {
+                            MultiResult::Error { code } if *code != ErrorCode::Ok => Some(*code),
+                            _ => None,
+                        })
+                        .unwrap();
+                    h.err(session, req, code)
+                }
+                Ok(response) => h.call(session, req, zxid, Outcome::Ok { response }),
+                Err(code) => h.err(session, req, code),
+            };
+        }
+
+        fn read(&mut self, session: u64, req: Request, pick: u8, anomaly: Anomaly) {
+            let s = session as usize;
+            let latest = self.versions.len() - 1;
+            let mut v = self.floor[s] + pick as usize % (latest + 1 - self.floor[s]);
+            let mut zxid = if v == latest { self.last_zxid } else { self.versions[v].0.max(self.seen[s]) };
+            let auth = AuthIds::new();
+            // Stale below what the session's replies revealed, so both checkers can tell.
+            let below = self.versions.partition_point(|(zx, _)| *zx < self.seen[s]);
+            if anomaly == Anomaly::StaleBelowFloor && !self.injected && below > 0 {
+                let stale = below - 1;
+                if self.versions[stale].1.read(&req, SessionId(session), &auth).is_ok() {
+                    v = stale;
+                    zxid = self.versions[stale].0;
+                    self.injected = true;
+                }
+            }
+            let result = self.versions[v].1.read(&req, SessionId(session), &auth);
+            if result.is_ok() {
+                self.seen[s] = zxid;
+            }
+            self.floor[s] = v;
+            self.reply(session, req, Some(zxid), result);
+        }
+
+        fn run(steps: &[Step], anomaly: Anomaly) -> Server {
+            let mut server = Server::new();
+            for (n, &(session, kind, p, version, lost, pick)) in steps.iter().enumerate() {
+                let s = session as usize;
+                let req = request(kind, p, version, &format!("v{n}"));
+                if kind == 9 {
+                    server.floor[s] = server.versions.len() - 1;
+                    let path = PATHS[p].to_string();
+                    let zxid = server.last_zxid;
+                    server.h = std::mem::replace(&mut server.h, H::new()).ok(
+                        session,
+                        req,
+                        zxid,
+                        Response::Sync { path },
+                    );
+                } else if req.is_read() {
+                    if lost {
+                        let mut h = std::mem::replace(&mut server.h, H::new());
+                        let xid = h.begin(session, req);
+                        h.end(session, xid, None, Outcome::ConnectionLoss);
+                        server.h = h;
+                    } else {
+                        server.read(session, req, pick, anomaly);
+                    }
+                } else if lost {
+                    let _ = server.write(session, &req, pick % 2 == 0);
+                    let mut h = std::mem::replace(&mut server.h, H::new());
+                    let xid = h.begin(session, req);
+                    h.end(session, xid, None, Outcome::ConnectionLoss);
+                    server.h = h;
+                } else {
+                    let lose_it = anomaly == Anomaly::LostAckedWrite && !server.injected && kind == 4;
+                    let tear = anomaly == Anomaly::TornMulti && !server.injected && kind == 8;
+                    let before = server.versions.len();
+                    let (zxid, mut result) = server.write(session, &req, !lose_it);
+                    let took_effect = server.versions.len() > before;
+                    if tear && took_effect {
+                        // Replace the new version by one where only the check and setData ran.
+                        server.versions.pop();
+                        let Request::Multi(ops) = &req else { unreachable!("kind 8 is a multi") };
+                        let partial = Request::Multi(ops[..2].to_vec());
+                        server.last_zxid -= 1;
+                        let _ = server.write(session, &partial, true);
+                    }
+                    let acked = match &result {
+                        Ok(Response::Multi(rs)) => !rs.iter().any(|x| matches!(x, MultiResult::Error { .. })),
+                        Ok(_) => true,
+                        Err(_) => false,
+                    };
+                    if anomaly == Anomaly::WrongStat && !server.injected && acked {
+                        if let Ok(Response::Stat(st) | Response::Create2 { stat: st, .. }) = &mut result {
+                            st.version += 1;
+                            server.injected = true;
+                        }
+                    }
+                    // Failed writes are ordered too (they consume a zxid), but reveal none.
+                    server.floor[s] = server.versions.len() - 1;
+                    if acked {
+                        server.seen[s] = zxid;
+                    }
+                    server.reply(session, req.clone(), Some(zxid), result);
+                    let follow = match (lose_it && acked, tear && took_effect) {
+                        (true, _) => Some(get(PATHS[p])),
+                        (_, true) => Some(exists(PATHS[(p + 1) % 3])),
+                        _ => None,
+                    };
+                    if let Some(read) = follow {
+                        server.injected = true;
+                        let latest = server.versions.len() - 1;
+                        server.floor[s] = latest;
+                        server.read(session, read, 0, Anomaly::None);
+                    }
+                }
+            }
+            if anomaly == Anomaly::WrongStat && !server.injected {
+                server.injected = corrupt_read_stat(&mut server.h);
+            }
+            if anomaly == Anomaly::OutOfOrderSession {
+                server.injected = swap_session_zxids(&mut server.h);
+            }
+            server
+        }
+    }
+
+    /// The first getData/exists reply gets a Stat version one too high.
+    fn corrupt_read_stat(h: &mut H) -> bool {
+        let mut calls = h.calls();
+        let found = calls.iter_mut().find_map(|c| match &mut c.outcome {
+            Some(Outcome::Ok { response: Response::GetData { stat, .. } | Response::Stat(stat) }) => {
+                Some(stat)
+            }
+            _ => None,
+        });
+        let Some(stat) = found else { return false };
+        stat.version += 1;
+        *h = rebuild(calls);
+        true
+    }
+
+    /// The first session with two replies of different zxids gets them swapped.
+    fn swap_session_zxids(h: &mut H) -> bool {
+        let mut calls = h.calls();
+        let mut last: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+        for i in 0..calls.len() {
+            let c = &calls[i];
+            if c.zxid.is_none()
+                || !matches!(c.outcome, Some(Outcome::Ok { .. }))
+                || matches!(c.request, Request::Sync { .. })
+            {
+                continue;
+            }
+            if let Some(&j) = last.get(&c.session) {
+                if calls[j].zxid != c.zxid {
+                    let (a, b) = (calls[j].zxid, calls[i].zxid);
+                    calls[j].zxid = b;
+                    calls[i].zxid = a;
+                    *h = rebuild(calls);
+                    return true;
+                }
+            }
+            last.insert(c.session, i);
+        }
+        false
+    }
+
+    fn rebuild(calls: Vec<ZkCall>) -> H {
+        let mut h = H::new();
+        for c in calls {
+            let xid = h.begin(c.session, c.request);
+            h.end(c.session, xid, c.zxid, c.outcome.expect("generated calls complete"));
+        }
+        h
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn honest_histories_pass_both_checkers(steps in proptest::collection::vec(step(), 0..30)) {
+            let server = Server::run(&steps, Anomaly::None);
+            let j = judge(&server.h.calls());
+            prop_assert!(!matches!(j.witness, WitnessVerdict::Violation { .. }), "{:?}", j.witness);
+            prop_assert_eq!(j.parts, Verdict::Linearizable);
+            prop_assert_eq!(j.whole, Verdict::Linearizable);
+        }
+
+        #[test]
+        fn every_injected_anomaly_is_flagged_by_both_checkers(
+            steps in proptest::collection::vec(step(), 1..30),
+            which in 1usize..6,
+        ) {
+            // No lost calls and no ephemerals: nothing of unknown outcome could explain it.
+            let persistent = |kind: u8| if kind == 1 { 0 } else { kind };
+            let steps: Vec<Step> =
+                steps.into_iter().map(|(s, k, p, v, _, pick)| (s, persistent(k), p, v, false, pick)).collect();
+            let anomaly = ANOMALIES[which];
+            let server = Server::run(&steps, anomaly);
+            let j = judge(&server.h.calls());
+            if server.injected {
+                prop_assert!(matches!(j.witness, WitnessVerdict::Violation { .. }), "{:?}: {:?}", anomaly, j.witness);
+                prop_assert!(matches!(j.whole, Verdict::NotLinearizable(_)), "{:?}: {:?}", anomaly, j.whole);
+                if matches!(anomaly, Anomaly::LostAckedWrite | Anomaly::WrongStat | Anomaly::TornMulti) {
+                    prop_assert!(matches!(j.parts, Verdict::NotLinearizable(_)), "{:?}: {:?}", anomaly, j.parts);
+                }
+            } else {
+                prop_assert!(!matches!(j.witness, WitnessVerdict::Violation { .. }), "{:?}", j.witness);
+                prop_assert_eq!(j.whole, Verdict::Linearizable);
+            }
+        }
+
+        #[test]
+        fn the_checkers_agree_whenever_the_witness_is_conclusive(
+            steps in proptest::collection::vec(step(), 1..30),
+            which in 0usize..6,
+        ) {
+            let server = Server::run(&steps, ANOMALIES[which]);
+            let j = judge(&server.h.calls());
+            match &j.witness {
+                WitnessVerdict::Consistent => prop_assert_eq!(&j.whole, &Verdict::Linearizable),
+                WitnessVerdict::Violation { .. } => {
+                    prop_assert!(matches!(j.whole, Verdict::NotLinearizable(_)), "{:?}", j.whole)
+                }
+                WitnessVerdict::Inconclusive(_) => {}
+            }
+            // Per part is a relaxation of the whole search: it never flags more.
+            if j.whole == Verdict::Linearizable {
+                prop_assert_eq!(j.parts, Verdict::Linearizable);
+            }
+        }
+    }
+}

@@ -136,13 +136,81 @@ struct Version {
 }
 
 impl Version {
-    fn new(tree: DataTree, closed: BTreeSet<u64>, max_zxid: u64) -> Rc<Version> {
+    fn new(tree: DataTree, closed: BTreeSet<u64>, max_zxid: u64) -> Version {
         let mut h = crate::hash::mix64(tree.digest() ^ (tree.node_count() as u64).rotate_left(40));
         h = crate::hash::mix64(h ^ max_zxid);
         for s in &closed {
             h = crate::hash::mix64(h ^ s);
         }
-        Rc::new(Version { tree, closed, max_zxid, hash: h })
+        Version { tree, closed, max_zxid, hash: h }
+    }
+}
+
+/// Every version of the tree so far, newest first, as a shared list: states that extend one
+/// another share their older versions, so a state costs its new version and nothing more.
+#[derive(Clone, Debug)]
+struct Versions(Rc<Link>);
+
+#[derive(Debug)]
+struct Link {
+    version: Version,
+    /// Position in write order (0: the initial tree).
+    index: u32,
+    older: Option<Rc<Link>>,
+    /// Hash of this version and all older ones.
+    hash: u64,
+}
+
+impl Versions {
+    fn new(initial: Version) -> Versions {
+        let hash = initial.hash;
+        Versions(Rc::new(Link { version: initial, index: 0, older: None, hash }))
+    }
+
+    fn latest(&self) -> &Version {
+        &self.0.version
+    }
+
+    fn latest_index(&self) -> u32 {
+        self.0.index
+    }
+
+    fn push(&mut self, version: Version) {
+        let hash = crate::hash::mix64(self.0.hash ^ version.hash.rotate_left(29));
+        let index = self.0.index + 1;
+        self.0 = Rc::new(Link { version, index, older: Some(Rc::clone(&self.0)), hash });
+    }
+
+    /// Newest first.
+    fn iter(&self) -> impl Iterator<Item = &Link> {
+        std::iter::successors(Some(&*self.0), |l| l.older.as_deref())
+    }
+}
+
+impl PartialEq for Versions {
+    fn eq(&self, other: &Versions) -> bool {
+        let (mut a, mut b) = (&self.0, &other.0);
+        loop {
+            if Rc::ptr_eq(a, b) {
+                return true;
+            }
+            if a.hash != b.hash || a.index != b.index || a.version != b.version {
+                return false;
+            }
+            match (&a.older, &b.older) {
+                (Some(x), Some(y)) => (a, b) = (x, y),
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Eq for Versions {}
+
+impl Hash for Versions {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
     }
 }
 
@@ -167,7 +235,7 @@ struct SessionView {
 /// largest zxid any reply placed in the order so far (later writes need larger ones).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ZkState {
-    versions: Vec<Rc<Version>>,
+    versions: Versions,
     sessions: BTreeMap<u64, SessionView>,
     zxid_floor: u64,
 }
@@ -179,7 +247,7 @@ impl ZkState {
     }
 
     fn latest(&self) -> &Version {
-        self.versions.last().expect("the initial version is never removed")
+        self.versions.latest()
     }
 }
 
@@ -220,7 +288,7 @@ impl ZkModel {
             next.zxid_floor = zxid.0;
         }
         if op.order.is_some() {
-            let latest_index = next.versions.len() as u32 - 1;
+            let latest_index = next.versions.latest_index();
             let view = next.sessions.entry(op.session).or_default();
             view.floor = latest_index;
             view.last_order = op.order;
@@ -244,16 +312,22 @@ impl ZkModel {
             return None;
         }
         let auth = AuthIds::new();
-        let n = state.versions.len();
-        let found = (view.floor as usize..n).find(|&i| {
-            let v = &state.versions[i];
-            // The reply's zxid names the version: made by the last acknowledged write up to it.
-            op.after.is_none_or(|after| after == v.max_zxid)
-                && read_matches(&v.tree.read(request, SessionId(op.session), &auth), &op.observed)
-        })?;
+        // The oldest version at or above the session's floor that explains the reply (the most
+        // permissive floor for what follows). The reply's zxid names the version: made by the
+        // last acknowledged write up to it, so older ones need not be looked at.
+        let found = state
+            .versions
+            .iter()
+            .take_while(|l| l.index >= view.floor && op.after.is_none_or(|after| l.version.max_zxid >= after))
+            .filter(|l| {
+                op.after.is_none_or(|after| after == l.version.max_zxid)
+                    && read_matches(&l.version.tree.read(request, SessionId(op.session), &auth), &op.observed)
+            })
+            .last()?
+            .index;
         let mut next = state.clone();
         let view = next.sessions.entry(op.session).or_default();
-        view.floor = found as u32;
+        view.floor = found;
         view.last_order = op.order;
         if let Some(z) = z {
             view.zxid_seen = z;
@@ -323,7 +397,7 @@ impl Model for ZkModel {
     fn init(&self) -> ZkState {
         let tree = DataTree::new(self.config.clone());
         ZkState {
-            versions: vec![Version::new(tree, BTreeSet::new(), 0)],
+            versions: Versions::new(Version::new(tree, BTreeSet::new(), 0)),
             sessions: BTreeMap::new(),
             zxid_floor: 0,
         }
@@ -341,7 +415,7 @@ impl Model for ZkModel {
             ZkAction::Read { request, zxid } => self.apply_read(state, op, request, *zxid),
             ZkAction::Sync => {
                 let mut s = state.clone();
-                let latest = s.versions.len() as u32 - 1;
+                let latest = s.versions.latest_index();
                 let view = s.sessions.entry(op.session).or_default();
                 view.floor = latest;
                 view.last_order = op.order;
