@@ -1599,10 +1599,10 @@ impl Sim {
         for n in &self.nodes {
             if let Some(r) = n.replica.as_ref() {
                 let s = r.status();
-                upto.insert(n.id, s.last_committed.0);
                 if leader_status.as_ref().is_some_and(|ls| locked_out_by_epoch(&s, ls)) {
                     continue;
                 }
+                upto.insert(n.id, s.last_committed.0);
                 digests.insert(n.id, (r.tree().last_processed_zxid().0, r.tree().digest()));
             }
         }

@@ -111,3 +111,24 @@ fn no_client_request_is_left_unanswered_at_the_end() {
     assert!(invoked > 10);
     assert_eq!(invoked, completed);
 }
+
+#[test]
+fn a_server_still_catching_up_when_the_liveness_bound_runs_out_is_a_liveness_failure_not_a_lost_write() {
+    // Server 2 is down while the other two acknowledge writes, and comes back three seconds before the
+    // end with a disk that stalls for longer than the run, so it cannot log what the leader
+    // sends it; with a 1 ms bound the liveness phase ends with it behind. That is a liveness
+    // failure: the writes it lacks were acknowledged and are held by the others, so none is lost
+    // (the end-of-run checks for lost writes and convergence run only after a healthy liveness
+    // phase).
+    let stall = Fault::DiskStall { targets: vec![Target::Node(2)], duration_ns: 60 * NS_PER_S };
+    let mut p = plan(vec![
+        (1_000, Fault::Crash { targets: vec![Target::Node(2)] }),
+        (5_000, Fault::Restart { targets: vec![Target::Node(2)] }),
+        (5_000, stall),
+    ]);
+    p.knobs.liveness_bound_ns = 1_000_000;
+    let r = run(&RunConfig { seed: 7, plan: p, trace: TraceMode::Off, status: false }).unwrap();
+    assert!(r.stats.client_writes_ok > 0, "the workload wrote nothing");
+    assert_eq!(r.outcome, RunOutcome::Liveness, "{:?}", r.violation);
+    assert_eq!(r.violation.map(|v| v.checker), Some("liveness".to_string()));
+}
