@@ -4,6 +4,8 @@
 //!   crates, no leftover debugging or unfinished-code markers, line length.
 //! - `cargo xtask bench [WHAT...]`: runs `zabsim bench WHAT` in release mode and writes each
 //!   section into docs/benchmarks.md, headed by the machine and the command.
+//! - `cargo xtask hunt [--seeds N] [--starts K]`: hunts every mutation from K starting seeds with
+//!   the release `zabsim hunt` and writes docs/bug-catalog.md.
 //! - `cargo xtask ci`: fmt check, clippy, tidy, then the README's test command.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod hunt;
 mod tidy;
 
 fn main() -> ExitCode {
@@ -20,8 +23,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("tidy") => tidy::run(&root),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("hunt") => hunt::run(&root, &args[1..]),
         Some("ci") => ci(&root),
-        _ => Err("usage: cargo xtask ci | tidy | bench [tree|check|sim ...]".to_string()),
+        _ => Err("usage: cargo xtask ci | tidy | bench [tree|check|sim ...] | hunt [--seeds N] [--starts K]"
+            .to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,10 @@ pub struct RunPlan {
     /// One line saying what the run is about (the scenario's first comment, or the profile).
     #[serde(default)]
     pub description: String,
+    /// The seed the scenario is pinned to, for a plan whose failure depends on the seed (a
+    /// regression saved by `zabsim hunt --save-scenario`). Runners use it unless told a seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub cluster: Cluster,
     #[serde(default)]
     pub knobs: Knobs,

@@ -353,7 +353,8 @@ struct Sim {
     inv: Invariants,
     check_invariants: bool,
     violation: Option<Violation>,
-    liveness_failed: Option<String>,
+    /// The liveness checker that failed and why.
+    liveness_failed: Option<Violation>,
     trace: TraceSink,
     stats: SimStats,
     status_lines: Option<Vec<String>>,
@@ -1545,15 +1546,22 @@ impl Sim {
         self.unhealthy_why().is_none()
     }
 
-    fn unhealthy_reason(&self) -> String {
-        self.unhealthy_why().unwrap_or_else(|| "healthy".to_string())
+    fn unhealthy_reason(&self) -> Violation {
+        self.unhealthy_why()
+            .unwrap_or_else(|| Violation { checker: "liveness".to_string(), message: "healthy".to_string() })
     }
 
-    fn unhealthy_why(&self) -> Option<String> {
-        let Some(leader) = self.leader() else { return Some("no leader".to_string()) };
+    /// Why the cluster is not healthy yet, as the liveness checker that names it:
+    /// `liveness-no-leader` (no epoch established), `liveness-server-down`,
+    /// `liveness-server-not-following` (a live server stays LOOKING or follows someone else while
+    /// the leader is established), `liveness-server-behind`, `liveness-no-quorum`,
+    /// `liveness-client-stuck`.
+    fn unhealthy_why(&self) -> Option<Violation> {
+        let fail = |checker: &str, message: String| Some(Violation { checker: checker.to_string(), message });
+        let Some(leader) = self.leader() else { return fail("liveness-no-leader", "no leader".to_string()) };
         let ls = self.nodes[leader as usize - 1].replica.as_ref().map(|r| r.status())?;
         if ls.phase != Phase::Broadcast || !ls.serving {
-            return Some(format!("leader {leader} is in {:?}", ls.phase));
+            return fail("liveness-no-leader", format!("leader {leader} is in {:?}", ls.phase));
         }
         let mut quorum = 0;
         for n in &self.nodes {
@@ -1561,32 +1569,44 @@ impl Sim {
                 if n.refused.is_some() {
                     continue;
                 }
-                return Some(format!("server {} is down", n.id));
+                return fail("liveness-server-down", format!("server {} is down", n.id));
             };
             let s = r.status();
             if locked_out_by_epoch(&s, &ls) {
                 continue;
             }
             if s.phase != Phase::Broadcast || s.leader != Some(ServerId(leader)) {
-                return Some(format!("server {} is {:?}/{:?}", n.id, s.role, s.phase));
+                return fail(
+                    "liveness-server-not-following",
+                    format!(
+                        "server {} is {:?}/{:?} while leader {leader} is established",
+                        n.id, s.role, s.phase
+                    ),
+                );
             }
             if s.last_committed != ls.last_committed {
-                return Some(format!(
-                    "server {} has applied {:#x}, leader {:#x}",
-                    n.id, s.last_committed.0, ls.last_committed.0
-                ));
+                return fail(
+                    "liveness-server-behind",
+                    format!(
+                        "server {} has applied {:#x}, leader {:#x}",
+                        n.id, s.last_committed.0, ls.last_committed.0
+                    ),
+                );
             }
             if n.config.is_voter(ServerId(n.id)) {
                 quorum += 1;
             }
         }
         if quorum * 2 <= self.plan.cluster.voters {
-            return Some("no quorum of voters in broadcast".to_string());
+            return fail("liveness-no-quorum", "no quorum of voters in broadcast".to_string());
         }
         if let Some(c) =
             self.clients.iter().find(|c| c.client.outstanding() > 0 && !c.client.state().is_final())
         {
-            return Some(format!("client {} has {} outstanding requests", c.id, c.client.outstanding()));
+            return fail(
+                "liveness-client-stuck",
+                format!("client {} has {} outstanding requests", c.id, c.client.outstanding()),
+            );
         }
         None
     }
@@ -1665,9 +1685,7 @@ impl Sim {
         } else {
             RunOutcome::Pass
         };
-        let violation = self.violation.or_else(|| {
-            self.liveness_failed.map(|m| Violation { checker: "liveness".to_string(), message: m })
-        });
+        let violation = self.violation.or(self.liveness_failed);
         let nodes = self
             .nodes
             .iter()

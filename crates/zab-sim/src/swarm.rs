@@ -267,6 +267,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
     }
     let families: Vec<&str> = FAULT_FAMILIES.iter().zip(&on).filter(|(_, o)| **o).map(|(f, _)| *f).collect();
     RunPlan {
+        seed: None,
         description: format!(
             "swarm draw; fault families on: {}",
             if families.is_empty() { "none".to_string() } else { families.join(", ") }
@@ -296,6 +297,7 @@ fn lite(rng: &mut ChaCha8Rng) -> RunPlan {
     let crash_at = rng.gen_range(NS_PER_S..2 * NS_PER_S);
     let part_at = rng.gen_range(3 * NS_PER_S..4 * NS_PER_S);
     RunPlan {
+        seed: None,
         description: "lite: one crash of the leader, one partition of a minority, both healed".to_string(),
         cluster,
         knobs: Knobs::default(),
@@ -319,6 +321,7 @@ fn lite(rng: &mut ChaCha8Rng) -> RunPlan {
 
 fn perf() -> RunPlan {
     RunPlan {
+        seed: None,
         description: "perf: 3 voters + 1 observer, 20 closed-loop clients, no faults".to_string(),
         cluster: Cluster { voters: 3, observers: 1, ..Cluster::default() },
         knobs: Knobs::default(),

@@ -48,6 +48,10 @@ pub struct HuntArgs {
     /// List the mutations (name, JIRA, catalog entry, defect, what it breaks) and exit.
     #[arg(long)]
     pub list: bool,
+    /// Save the detecting run as a regression scenario here: the drawn plan pinned to its seed,
+    /// with the mutation and the checker that fired as its expectation.
+    #[arg(long)]
+    pub save_scenario: Option<std::path::PathBuf>,
 }
 
 /// How one seed ended.
@@ -117,6 +121,17 @@ pub fn run_cmd(args: &HuntArgs) -> u8 {
         return EXIT_BAD_INPUT;
     }
     let report = hunt(profile, mutation, args.start_seed, args.seeds, args.jobs);
+    if let (Some(path), Some(m), Some(first)) = (&args.save_scenario, mutation, &report.first_failure) {
+        match regression_scenario(profile, m, first) {
+            Some(text) => {
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("zabsim hunt: cannot write {}: {e}", path.display());
+                    return EXIT_BAD_INPUT;
+                }
+            }
+            None => eprintln!("zabsim hunt: a panic is not a scenario expectation; nothing saved"),
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("a hunt report serializes"));
     } else {
@@ -212,6 +227,37 @@ fn run_seed(profile: Profile, mutation: Option<Mutation>, seed: u64) -> SeedResu
             sim_time_s: 0.0,
         },
     }
+}
+
+/// The regression scenario of a detection: the drawn plan pinned to the detecting seed, with the
+/// mutation on and the checker that fired as the expectation. `None` for a panic.
+pub fn regression_scenario(profile: Profile, m: Mutation, found: &SeedResult) -> Option<String> {
+    use zab_sim::plan::{Expect, ExpectedOutcome};
+    let outcome = match found.outcome {
+        "safety" => ExpectedOutcome::Safety,
+        "liveness" => ExpectedOutcome::Liveness,
+        _ => return None,
+    };
+    let mut plan = draw_plan(profile, found.seed);
+    plan.seed = Some(found.seed);
+    plan.cluster.mutation = Some(m.name().to_string());
+    plan.expect = Expect { outcome, violation: found.checker.clone() };
+    plan.description = format!(
+        "{} ({}): {}. Found by `zabsim hunt` in {} seed {}; without the defect the same plan passes.",
+        m.name(),
+        m.jira(),
+        m.defect(),
+        profile.name(),
+        found.seed
+    );
+    let message = found.message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+    Some(format!(
+        "# {}\n# It breaks: {}.\n# Caught by {}: {message}\n{}",
+        plan.description,
+        m.what_it_breaks(),
+        found.checker.as_deref().unwrap_or("?"),
+        zab_sim::scenario::to_scenario_toml(&plan)
+    ))
 }
 
 fn print_text(r: &HuntReport) {

@@ -18,7 +18,7 @@ use crate::{EXIT_BAD_INPUT, EXIT_LIVENESS, EXIT_PANIC, EXIT_PASS, EXIT_SAFETY};
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The first seed (default: drawn from the OS clock).
+    /// The first seed (default: the scenario's pinned `seed`, else drawn from the OS clock).
     #[arg(long)]
     pub seed: Option<u64>,
     /// How many consecutive seeds to run.
@@ -66,7 +66,11 @@ pub fn run_cmd(args: &RunArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let first = args.seed.unwrap_or_else(clock_seed);
+    let pinned = match &source {
+        PlanSource::Scenario(p) => p.seed,
+        PlanSource::Profile(..) => None,
+    };
+    let first = args.seed.or(pinned).unwrap_or_else(clock_seed);
     let count = args.seeds.max(1);
     let bar = (count > 1).then(|| progress_bar(count));
     let started = Instant::now();

@@ -2,8 +2,8 @@
 //! after its mutation (`ZK-3911.toml` sets `[cluster] mutation = "ZK-3911"`) and runs twice: with
 //! the mutation it must end as its `[expect]` says, caught by the checker it names; with the
 //! mutation switched off the very same plan must pass. Files are found by listing the directory,
-//! so a new one is tested without touching this file. Each runs with seed `ZABSIM_SEED`
-//! (default 1).
+//! so a new one is tested without touching this file. Each runs with its pinned `seed` (a plan saved
+//! by `zabsim hunt --save-scenario`), else with `ZABSIM_SEED` (default 1).
 
 use std::path::{Path, PathBuf};
 
@@ -49,7 +49,8 @@ fn outcome(report: &Report) -> ExpectedOutcome {
 }
 
 fn run_plan(plan: RunPlan) -> Report {
-    run(&RunConfig { seed: seed(), plan, trace: TraceMode::Off, status: false }).expect("valid plan")
+    let seed = plan.seed.unwrap_or_else(seed);
+    run(&RunConfig { seed, plan, trace: TraceMode::Off, status: false }).expect("valid plan")
 }
 
 #[test]
@@ -73,10 +74,10 @@ fn each_regression_is_named_after_its_mutation_and_expects_a_named_violation() {
 
 #[test]
 fn each_regression_is_caught_with_its_mutation_and_passes_without_it() {
-    let seed = seed();
     let mut failures = Vec::new();
     for path in regression_files() {
         let plan = load(&path);
+        let seed = plan.seed.unwrap_or_else(seed);
         let expect = plan.expect.clone();
         let mutated = run_plan(plan.clone());
         let checker = mutated.violation.as_ref().map(|v| v.checker.clone());
