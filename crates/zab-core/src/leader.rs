@@ -258,6 +258,10 @@ impl Replica {
         let epoch = l.epoch;
         self.leader_mut().epoch_decided = true;
         self.persist_epoch(EpochFile::Accepted, epoch, out);
+        if mutated!(self, Zk1264c) {
+            // ZOOKEEPER-1264 (c): the learner handlers go on as if the write were done.
+            self.leader_epoch_persisted(EpochFile::Accepted, epoch, out);
+        }
     }
 
     pub(crate) fn leader_epoch_persisted(&mut self, file: EpochFile, epoch: Epoch, out: &mut Out) {
@@ -469,6 +473,10 @@ impl Replica {
                 continue;
             }
             if t.zxid == peer || new_epoch_zxid {
+                return SyncPlan::Diff { from: peer };
+            }
+            if mutated!(self, Zk1154) && peer >= min {
+                // ZOOKEEPER-1154: inside the history range, DIFF without checking the peer's txn.
                 return SyncPlan::Diff { from: peer };
             }
             // The peer holds txns the leader never saw.

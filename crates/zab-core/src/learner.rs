@@ -257,6 +257,13 @@ impl Replica {
             return;
         }
         marks::hit("learner: TRUNC removes a divergent tail");
+        let mut to = to;
+        if mutated!(self, Zk1156) {
+            // ZOOKEEPER-1156: the position bookkeeping cuts the record at `to` as well.
+            if let Some(before) = self.db.log.iter().rev().map(|e| e.txn.zxid).find(|z| *z < to) {
+                to = before.max(base_zxid);
+            }
+        }
         let ops = self.db.truncate_log(to);
         if !ops.is_empty() {
             self.persist(ops, IoPurpose::Housekeeping, out);
@@ -392,7 +399,10 @@ impl Replica {
             out.event(CoreEvent::Logged { zxid: t.zxid, hash: crate::db::txn_hash(t) });
         }
         let upto = self.db.last_zxid();
-        if ops.is_empty() {
+        if ops.is_empty() && mutated!(self, Zk1264b) {
+            // ZOOKEEPER-1264 (b): currentEpoch waits for UPTODATE.
+            self.ack_newleader(out);
+        } else if ops.is_empty() {
             // Nothing to write: go straight to currentEpoch.
             self.persist_epoch(EpochFile::Current, epoch, out);
         } else {
@@ -402,6 +412,11 @@ impl Replica {
 
     pub(crate) fn learner_newleader_batch_durable(&mut self, epoch: Epoch, out: &mut Out) {
         if self.learner_ref().state != LearnerState::NewLeader || self.learner_ref().new_epoch != epoch {
+            return;
+        }
+        if mutated!(self, Zk1264b) {
+            // ZOOKEEPER-1264 (b): ACK now, currentEpoch at UPTODATE.
+            self.ack_newleader(out);
             return;
         }
         self.persist_epoch(EpochFile::Current, epoch, out);
@@ -431,6 +446,14 @@ impl Replica {
                 out.event(CoreEvent::Error { message: format!("duplicate PROPOSAL {} ignored", txn.zxid) });
                 return;
             }
+        }
+        if mutated!(self, Zk1264a)
+            && matches!(self.learner_ref().state, LearnerState::NewLeader | LearnerState::AwaitUpToDate)
+        {
+            // ZOOKEEPER-1264 (a): between NEWLEADER and UPTODATE the txn waits for its COMMIT and is
+            // applied, but never reaches the log.
+            self.learner_mut().pending.push_back((txn, false));
+            return;
         }
         self.learner_mut().pending.push_back((txn.clone(), false));
         self.log_txns(std::slice::from_ref(&txn), true, out);
@@ -526,6 +549,9 @@ impl Replica {
         let leader = l.leader;
         out.send(leader, QuorumPacket::Ack { zxid: Zxid::new(epoch.0, 0) });
         marks::hit("learner: UPTODATE starts serving");
+        if mutated!(self, Zk1264b) {
+            self.persist_epoch(EpochFile::Current, epoch, out);
+        }
         let upto = self.db.tree.last_processed_zxid();
         self.confirm_upto(upto, out);
         self.election.update_peer_epoch(epoch);

@@ -18,6 +18,20 @@ pub enum Mutation {
     Zk1732b,
     /// Catalog 2, ZOOKEEPER-261: an uninitialized (wiped) database votes as if its last zxid were 0.
     Zk261,
+    /// Catalog 3, ZOOKEEPER-1264 (a): txns that arrive between NEWLEADER and UPTODATE are applied
+    /// in memory on their COMMIT but never logged.
+    Zk1264a,
+    /// Catalog 3, ZOOKEEPER-1264 (b): the follower ACKs NEWLEADER before persisting currentEpoch and
+    /// persists it only at UPTODATE.
+    Zk1264b,
+    /// Catalog 3, ZOOKEEPER-1264 (c): the leader sends LEADERINFO before its own acceptedEpoch is
+    /// durable.
+    Zk1264c,
+    /// Catalog 5, ZOOKEEPER-1154: DIFF whenever the follower's zxid lies within the leader's history
+    /// range, without checking that the leader holds that very txn (no TRUNC of a divergent tail).
+    Zk1154,
+    /// Catalog 5, ZOOKEEPER-1156: TRUNC cuts one record more than asked.
+    Zk1156,
     /// Catalog 16, ZOOKEEPER-2845: skip the fast-forward of memory from the log when leaving a
     /// role, so the zxid a server advertises can be lower than what its log holds.
     Zk2845,
@@ -28,8 +42,18 @@ pub enum Mutation {
 
 impl Mutation {
     /// Every mutation of the server core, in catalog order.
-    pub const ALL: &'static [Mutation] =
-        &[Mutation::Zk1732, Mutation::Zk1732b, Mutation::Zk261, Mutation::Zk2845, Mutation::Zk1277];
+    pub const ALL: &'static [Mutation] = &[
+        Mutation::Zk1732,
+        Mutation::Zk1732b,
+        Mutation::Zk261,
+        Mutation::Zk1264a,
+        Mutation::Zk1264b,
+        Mutation::Zk1264c,
+        Mutation::Zk1154,
+        Mutation::Zk1156,
+        Mutation::Zk2845,
+        Mutation::Zk1277,
+    ];
 
     /// The short name, e.g. `ZK-2845` or `ZK-1264a`: what `--mutation` and scenario files use.
     pub fn name(self) -> &'static str {
@@ -37,6 +61,11 @@ impl Mutation {
             Mutation::Zk1732 => "ZK-1732",
             Mutation::Zk1732b => "ZK-1732b",
             Mutation::Zk261 => "ZK-261",
+            Mutation::Zk1264a => "ZK-1264a",
+            Mutation::Zk1264b => "ZK-1264b",
+            Mutation::Zk1264c => "ZK-1264c",
+            Mutation::Zk1154 => "ZK-1154",
+            Mutation::Zk1156 => "ZK-1156",
             Mutation::Zk2845 => "ZK-2845",
             Mutation::Zk1277 => "ZK-1277",
         }
@@ -54,6 +83,8 @@ impl Mutation {
         match self {
             Mutation::Zk1732 | Mutation::Zk1732b => 1,
             Mutation::Zk261 => 2,
+            Mutation::Zk1264a | Mutation::Zk1264b | Mutation::Zk1264c => 3,
+            Mutation::Zk1154 | Mutation::Zk1156 => 5,
             Mutation::Zk2845 => 16,
             Mutation::Zk1277 => 20,
         }
@@ -65,6 +96,15 @@ impl Mutation {
             Mutation::Zk1732 => "compare all four vote fields for FOLLOWING/LEADING notifications",
             Mutation::Zk1732b => "skip updateElectionVote after sync (members advertise a stale peer epoch)",
             Mutation::Zk261 => "treat an empty (wiped) data dir as zxid 0 and vote",
+            Mutation::Zk1264a => {
+                "apply commits that arrive between NEWLEADER and UPTODATE without logging them"
+            }
+            Mutation::Zk1264b => "persist currentEpoch at UPTODATE instead of before the NEWLEADER ACK",
+            Mutation::Zk1264c => "send LEADERINFO before persisting the leader's acceptedEpoch",
+            Mutation::Zk1154 => {
+                "choose DIFF whenever min <= peerZxid <= max without checking the peer zxid is in history"
+            }
+            Mutation::Zk1156 => "truncate one record too far",
             Mutation::Zk2845 => "skip the fast-forward of memory from the log when leaving a role",
             Mutation::Zk1277 => "let the zxid counter wrap into the epoch bits",
         }
@@ -80,6 +120,23 @@ impl Mutation {
             Mutation::Zk261 => {
                 "a wiped server helps elect a leader that lacks committed txns: committed txns vanish"
             }
+            Mutation::Zk1264a => {
+                "a synced follower's log misses txns it applied: after a restart it replays a history with \
+                 holes and diverges"
+            }
+            Mutation::Zk1264b => {
+                "a follower counted in the NEWLEADER quorum forgets the epoch it adopted when it crashes \
+                 before UPTODATE: it cannot restart, or helps elect a server without that history"
+            }
+            Mutation::Zk1264c => {
+                "a leader that crashes before its acceptedEpoch is durable proposes the same epoch again: \
+                 two leaders in one epoch"
+            }
+            Mutation::Zk1154 => {
+                "a follower keeps an uncommitted txn of an old epoch that the leader never had: replicas \
+                 diverge"
+            }
+            Mutation::Zk1156 => "a truncated follower loses a committed txn: replicas diverge",
             Mutation::Zk2845 => {
                 "a server advertises a zxid below its log, is not truncated, and replays never-committed \
                  txns after a restart: replicas diverge"

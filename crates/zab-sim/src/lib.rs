@@ -29,7 +29,8 @@
 //!   or tear pending writes at 512-byte sectors; EIO, ENOSPC, stalls, misdirected writes, read
 //!   corruption, wipes.
 //! - [`workload`]: the seeded operation mix the clients run.
-//! - [`check`]: ZAB invariants checked after every event and at the end.
+//! - [`check`]: ZAB invariants checked after every event and at the end; the run loop adds
+//!   `state-agreement` (servers at the same zxid hold the same tree digest) and named liveness checks.
 
 pub mod check;
 pub mod disk;

@@ -363,6 +363,12 @@ struct Sim {
     hard_end: SimTime,
     schedule: Vec<crate::plan::TimedFault>,
     cut_clients: BTreeSet<u32>,
+    /// `state-agreement`: the tree digest some server held right after applying each zxid
+    /// (zxid → (digest, server)).
+    state_at: BTreeMap<u64, (u64, u64)>,
+    /// Servers whose disk may have returned wrong bytes (misdirected writes, read corruption):
+    /// their state is not compared.
+    untrusted_disks: BTreeSet<u64>,
     /// The plan's mutation, switched on in every replica when it starts.
     #[cfg(feature = "mutations")]
     mutation: Option<zab_core::Mutation>,
@@ -454,6 +460,8 @@ impl Sim {
             hard_end,
             schedule,
             cut_clients: BTreeSet::new(),
+            state_at: BTreeMap::new(),
+            untrusted_disks: BTreeSet::new(),
             #[cfg(feature = "mutations")]
             mutation,
             plan,
@@ -686,6 +694,31 @@ impl Sim {
         }
         self.out.actions = actions;
         self.arm_timer(id);
+        self.check_state_agreement(id);
+    }
+
+    /// `state-agreement`: zxids name txns uniquely (one leader per epoch), so every server whose
+    /// tree has applied exactly the history up to zxid z holds the same tree. A server whose memory
+    /// skipped a txn, kept one the others dropped, or replays a log that misses one, disagrees.
+    fn check_state_agreement(&mut self, id: u64) {
+        if !self.check_invariants || self.untrusted_disks.contains(&id) {
+            return;
+        }
+        let Some(r) = self.nodes[id as usize - 1].replica.as_ref() else { return };
+        let (zxid, digest) = (r.tree().last_processed_zxid().0, r.tree().digest());
+        match self.state_at.get(&zxid) {
+            Some(&(d, other)) if d != digest => self.fail(Violation {
+                checker: "state-agreement".to_string(),
+                message: format!(
+                    "server {id} holds tree digest {digest:#x} after applying up to {zxid:#x}, server {other} \
+                     held {d:#x}"
+                ),
+            }),
+            Some(_) => {}
+            None => {
+                self.state_at.insert(zxid, (digest, id));
+            }
+        }
     }
 
     fn arm_timer(&mut self, id: u64) {
@@ -1356,11 +1389,13 @@ impl Sim {
             }
             Fault::Misdirect { targets, chance } => {
                 for id in self.resolve(targets) {
+                    self.untrusted_disks.insert(id);
                     self.nodes[id as usize - 1].disk.knobs.misdirect = *chance;
                 }
             }
             Fault::CorruptAndRestart { targets } => {
                 for id in self.resolve(targets) {
+                    self.untrusted_disks.insert(id);
                     self.crash(id);
                     self.nodes[id as usize - 1].corrupt_next_read = true;
                     self.restart(id);
