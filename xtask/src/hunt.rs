@@ -161,8 +161,8 @@ fn render(rows: &[Row], cap: u64, starts: u64, machine: &str) -> String {
          Machine: {machine}. Command: `cargo xtask hunt`.\n\n"
     ));
     s.push_str(
-        "| Mutation | JIRA | Entry | Defect | What it breaks | Found | Median seeds | Max seeds | Wall time | Checker |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| Mutation | JIRA | Entry | Defect | What it breaks | Found | Median seeds | Max seeds | Wall time \
+         | Checker |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in rows {
         let detected = r.found.iter().filter(|f| f.is_some()).count();

@@ -59,6 +59,10 @@ pub struct Cluster {
     /// The text of `zoo_cfg`, filled in by the scenario reader (or written by hand in a plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoo_cfg_text: Option<String>,
+    /// Where the first epoch's zxid counter starts (ZooKeeper's
+    /// `zookeeper.testingonly.initialZxid`), to reach counter exhaustion within a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_zxid_counter: Option<u32>,
     /// A historical defect switched on in every server, and again after each restart (a
     /// `zab_core::Mutation` name such as `ZK-3911`). Needs the `mutations` feature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +79,7 @@ impl Default for Cluster {
             sync_limit: default_sync_limit(),
             zoo_cfg: None,
             zoo_cfg_text: None,
+            initial_zxid_counter: None,
             mutation: None,
         }
     }

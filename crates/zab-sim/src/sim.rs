@@ -152,11 +152,17 @@ pub fn server_configs(plan: &RunPlan) -> Result<Vec<ValidConfig>, String> {
             u32::try_from(c.tick_time_ns / NS_PER_MS).map_err(|_| "tick_time too large".to_string())?;
         Ok((1..=c.servers())
             .map(|id| {
-                ValidConfig::ensemble(c.voters, c.observers, ServerId(id)).with_ticks(
+                let config = ValidConfig::ensemble(c.voters, c.observers, ServerId(id)).with_ticks(
                     tick_ms,
                     c.init_limit,
                     c.sync_limit,
-                )
+                );
+                match c.initial_zxid_counter {
+                    Some(counter) => {
+                        config.with_extra_key("zookeeper.testingonly.initialZxid", &format!("{counter:#x}"))
+                    }
+                    None => config,
+                }
             })
             .collect())
     }

@@ -104,6 +104,9 @@ pub fn describe(plan: &RunPlan) -> Vec<String> {
             k.disk_budget
         ),
     ];
+    if let Some(counter) = c.initial_zxid_counter {
+        lines.push(format!("initial zxid counter: {counter:#x}"));
+    }
     if let Some(m) = &c.mutation {
         lines.push(format!("mutation: {m}"));
     }
@@ -126,6 +129,7 @@ fn base_cluster(rng: &mut ChaCha8Rng) -> Cluster {
         sync_limit: rng.gen_range(2..=5),
         zoo_cfg: None,
         zoo_cfg_text: None,
+        initial_zxid_counter: None,
         mutation: None,
     }
 }
@@ -266,6 +270,23 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
         faults.push(TimedFault { at_ns: at(rng), fault });
     }
     let families: Vec<&str> = FAULT_FAMILIES.iter().zip(&on).filter(|(_, o)| **o).map(|(f, _)| *f).collect();
+    let workload = Workload {
+        clients: rng.gen_range(1..=8),
+        duration_ns,
+        mix: OpMix::standard(),
+        keys: rng.gen_range(1..=16),
+        mode: if rng.gen_bool(0.8) { LoadMode::Closed } else { LoadMode::Open },
+        think_ns: rng.gen_range(1..=50) * NS_PER_MS,
+        session_timeout_ns: rng.gen_range(2..=10) * NS_PER_S,
+        move_session: Ratio::new(1, rng.gen_range(20..=500)),
+        watch: Ratio::new(1, 4),
+    };
+    // Drawn last, so the rest of a seed's plan is what it was before this knob existed: one seed in
+    // eight starts the first epoch's zxid counter close enough to 2^32 to run out during the run.
+    let mut cluster = cluster;
+    if rng.gen_ratio(1, 8) {
+        cluster.initial_zxid_counter = Some(u32::MAX - rng.gen_range(20..=2_000));
+    }
     RunPlan {
         seed: None,
         description: format!(
@@ -274,17 +295,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
         ),
         cluster,
         knobs,
-        workload: Workload {
-            clients: rng.gen_range(1..=8),
-            duration_ns,
-            mix: OpMix::standard(),
-            keys: rng.gen_range(1..=16),
-            mode: if rng.gen_bool(0.8) { LoadMode::Closed } else { LoadMode::Open },
-            think_ns: rng.gen_range(1..=50) * NS_PER_MS,
-            session_timeout_ns: rng.gen_range(2..=10) * NS_PER_S,
-            move_session: Ratio::new(1, rng.gen_range(20..=500)),
-            watch: Ratio::new(1, 4),
-        },
+        workload,
         faults,
         checks: Checks::default(),
         expect: Expect::default(),
@@ -369,6 +380,14 @@ mod tests {
                 "no seed drew a {kind} fault"
             );
         }
+    }
+
+    #[test]
+    fn some_swarm_seeds_start_the_zxid_counter_near_exhaustion() {
+        let counters: Vec<u32> =
+            (0..200).filter_map(|s| draw_plan(Profile::Swarm, s).cluster.initial_zxid_counter).collect();
+        assert!(counters.len() > 5 && counters.len() < 60, "{} of 200 seeds", counters.len());
+        assert!(counters.iter().all(|c| *c >= u32::MAX - 2_000));
     }
 
     #[test]

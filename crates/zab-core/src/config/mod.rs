@@ -404,6 +404,13 @@ impl ValidConfig {
         ValidConfig { my_id, standalone, servers, settings, extra_keys: BTreeMap::new() }
     }
 
+    /// The same config with one more key it does not interpret itself, as a zoo.cfg line
+    /// `key=value` would give (e.g. `zookeeper.testingonly.initialZxid`).
+    pub fn with_extra_key(mut self, key: &str, value: &str) -> Self {
+        self.extra_keys.insert(key.to_string(), value.to_string());
+        self
+    }
+
     /// The same config with other timing values.
     ///
     /// # Panics
