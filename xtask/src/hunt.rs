@@ -121,7 +121,9 @@ fn parse_list_line(line: &str) -> Result<Row, String> {
         return Err(bad());
     }
     let entry = words.next().ok_or_else(bad)?.to_string();
-    let rest = line.split_once(&format!("entry {entry}")).map(|(_, r)| r.trim()).ok_or_else(bad)?;
+    // Whatever follows the entry number, however the columns were padded.
+    let after_entry = line.split_once(" entry ").map(|(_, r)| r.trim_start()).ok_or_else(bad)?;
+    let rest = after_entry.strip_prefix(entry.as_str()).map(str::trim).ok_or_else(bad)?;
     let (defect, breaks) = rest.split_once(": ").ok_or_else(bad)?;
     Ok(Row {
         name,
@@ -210,6 +212,8 @@ mod tests {
             ("apply commits unlogged", "txns lost on restart")
         );
         assert!(parse_list_line("garbage").is_err());
+        let r = parse_list_line("ZK-261     ZOOKEEPER-261    entry 12  vote at zero: loss").unwrap();
+        assert_eq!((r.entry.as_str(), r.defect.as_str()), ("12", "vote at zero"));
     }
 
     #[test]
