@@ -151,6 +151,11 @@ impl Db {
     pub fn snapshot(&mut self, fsync: bool) -> Vec<DiskOp> {
         let zxid = self.tree.last_processed_zxid();
         let bytes = persist::encode_snapshot(&self.tree);
+        self.install_snapshot(zxid, bytes, fsync)
+    }
+
+    /// Disk operations that write `bytes` as the snapshot of `zxid` and start a new log file.
+    pub fn install_snapshot(&mut self, zxid: Zxid, bytes: Vec<u8>, fsync: bool) -> Vec<DiskOp> {
         let name = persist::snapshot_file_name(zxid);
         let mut ops = vec![DiskOp::WriteFile { file: name.clone(), bytes: bytes.clone() }];
         if fsync {

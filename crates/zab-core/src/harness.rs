@@ -68,6 +68,9 @@ pub struct Cluster {
     /// Log every delivered packet (otherwise only protocol events and non-ping traffic).
     pub verbose: bool,
     seed: u64,
+    /// A defect switched on in every replica started from now on (restarts included).
+    #[cfg(feature = "mutations")]
+    pub mutation: Option<crate::mutation::Mutation>,
 }
 
 impl Cluster {
@@ -105,6 +108,8 @@ impl Cluster {
             log: Vec::new(),
             verbose: false,
             seed: 7,
+            #[cfg(feature = "mutations")]
+            mutation: None,
         }
     }
 
@@ -125,6 +130,10 @@ impl Cluster {
         let seed = self.seed ^ (id.0 << 32) ^ node.incarnation;
         match Replica::recover(node.config.clone(), node.disk.clone(), seed) {
             Ok(mut r) => {
+                #[cfg(feature = "mutations")]
+                if let Some(m) = self.mutation {
+                    r.set_mutation(m, true);
+                }
                 let mut out = Out::new();
                 r.start(self.now, &mut out);
                 node.replica = Some(r);

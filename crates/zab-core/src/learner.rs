@@ -70,6 +70,21 @@ pub(crate) struct Learner {
     acked_upto: Zxid,
     /// Set between SNAP and the NEWLEADER snapshot write.
     pre_snap: Option<Box<PreSnap>>,
+    /// ZK-3911: synced txns (and proposals) held back from the log until UPTODATE.
+    #[cfg(feature = "mutations")]
+    deferred_log: Vec<Txn>,
+}
+
+/// How a mutated learner orders the NEWLEADER steps (reference §5.4).
+#[cfg(feature = "mutations")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NewLeaderOrder {
+    /// ZK-3911: snapshot and currentEpoch, ACK; the synced txns are logged after UPTODATE.
+    LogAfterUpToDate,
+    /// ZK-4646: hand the txns to the log, write currentEpoch, and ACK at once.
+    AckWithoutWaiting,
+    /// ZK-4785: write currentEpoch first, then the txns; ACK once currentEpoch is durable.
+    EpochBeforeTxns,
 }
 
 impl Learner {
@@ -110,6 +125,8 @@ impl Replica {
             newleader_acked: false,
             acked_upto: Zxid(0),
             pre_snap: None,
+            #[cfg(feature = "mutations")]
+            deferred_log: Vec::new(),
         };
         self.role =
             if observer { RoleState::Observing(Box::new(l)) } else { RoleState::Following(Box::new(l)) };
@@ -152,6 +169,10 @@ impl Replica {
             }
             (LearnerState::AwaitSync, QuorumPacket::Diff { .. }) => {
                 self.start_sync(SyncKind::Diff);
+                #[cfg(feature = "mutations")]
+                if self.mutation_on(crate::mutation::Mutation::Zk962) {
+                    self.zk962_jump_to_new_epoch_zxid();
+                }
             }
             (LearnerState::AwaitSync, QuorumPacket::Trunc { zxid }) => self.on_trunc(zxid, out),
             (LearnerState::AwaitSync, QuorumPacket::Snap { zxid, snapshot }) => {
@@ -363,7 +384,7 @@ impl Replica {
             match l.not_logged.front() {
                 Some(t) if t.zxid == zxid => {
                     let t = l.not_logged.pop_front().expect("front exists");
-                    self.apply_txn(&t, false, out);
+                    self.apply_sync_txn(&t, false, out);
                 }
                 _ => out.event(CoreEvent::Error {
                     message: format!("COMMIT {zxid} does not match the next proposal"),
@@ -392,7 +413,17 @@ impl Replica {
         let committed = std::mem::take(&mut l.committed_in_sync);
         for t in &batch {
             let c = committed.contains(&t.zxid);
+            #[cfg(feature = "mutations")]
+            if !c && self.mutation_on(crate::mutation::Mutation::Zk4394) {
+                // The pending-proposal queue is cleared: only txns known committed stay.
+                continue;
+            }
             self.learner_mut().pending.push_back((t.clone(), c));
+        }
+        #[cfg(feature = "mutations")]
+        if let Some(order) = self.mutated_newleader_order() {
+            self.newleader_in_mutated_order(order, epoch, ops, batch, out);
+            return;
         }
         for t in &batch {
             ops.extend(self.db.append(t));
@@ -413,6 +444,18 @@ impl Replica {
     pub(crate) fn learner_newleader_batch_durable(&mut self, epoch: Epoch, out: &mut Out) {
         if self.learner_ref().state != LearnerState::NewLeader || self.learner_ref().new_epoch != epoch {
             return;
+        }
+        #[cfg(feature = "mutations")]
+        if self.mutation_on(crate::mutation::Mutation::Zk4685) && !self.learner_ref().observer {
+            // The log writer ACKs what it made durable, not waiting for the NEWLEADER ACK.
+            let durable = self.db.durable_upto;
+            let l = self.learner_ref();
+            let zs: Vec<Zxid> = l.pending.iter().map(|(t, _)| t.zxid).filter(|z| *z <= durable).collect();
+            let leader = l.leader;
+            for z in zs {
+                out.send(leader, QuorumPacket::Ack { zxid: z });
+                out.event(CoreEvent::AckSent { zxid: z });
+            }
         }
         if mutated!(self, Zk1264b) {
             // ZOOKEEPER-1264 (b): ACK now, currentEpoch at UPTODATE.
@@ -456,7 +499,7 @@ impl Replica {
             return;
         }
         self.learner_mut().pending.push_back((txn.clone(), false));
-        self.log_txns(std::slice::from_ref(&txn), true, out);
+        self.log_received(&txn, true, out);
     }
 
     fn on_commit(&mut self, zxid: Zxid, out: &mut Out) {
@@ -468,8 +511,12 @@ impl Replica {
         match l.pending.iter_mut().find(|(_, c)| !*c) {
             Some(entry) if entry.0.zxid == zxid => entry.1 = true,
             _ => {
-                // UNMATCHED_TXN_COMMIT: the real follower exits.
-                self.halt(format!("COMMIT {zxid} does not match the oldest pending proposal"), out);
+                // The real follower exits.
+                let why = format!(
+                    "{}: COMMIT {zxid} does not match the oldest pending proposal",
+                    crate::messages::UNMATCHED_TXN_COMMIT
+                );
+                self.halt(why, out);
                 return;
             }
         }
@@ -488,11 +535,21 @@ impl Replica {
             return;
         }
         if self.cfg.settings().sync_enabled {
-            self.log_txns(std::slice::from_ref(&txn), false, out);
+            self.log_received(&txn, false, out);
         }
         // Queued behind the txns of the NEWLEADER batch, so everything is applied in zxid order.
         self.learner_mut().pending.push_back((txn, true));
         self.drain_commits_if_acked(out);
+    }
+
+    /// Logs a PROPOSAL or INFORM received after NEWLEADER.
+    fn log_received(&mut self, txn: &Txn, ack: bool, out: &mut Out) {
+        #[cfg(feature = "mutations")]
+        if self.deferring_log() {
+            self.learner_mut().deferred_log.push(txn.clone());
+            return;
+        }
+        self.log_txns(std::slice::from_ref(txn), ack, out);
     }
 
     /// Applies committed pending txns, but not before NEWLEADER was ACKed (until then the batch
@@ -511,7 +568,11 @@ impl Replica {
             match l.pending.front() {
                 Some((_, true)) => {
                     let (t, _) = l.pending.pop_front().expect("front exists");
-                    self.apply_txn(&t, confirmed, out);
+                    if self.learner_ref().state == LearnerState::Broadcast {
+                        self.apply_txn(&t, confirmed, out);
+                    } else {
+                        self.apply_sync_txn(&t, confirmed, out);
+                    }
                 }
                 _ => break,
             }
@@ -556,6 +617,31 @@ impl Replica {
         self.confirm_upto(upto, out);
         self.election.update_peer_epoch(epoch);
         self.clients.start_serving(self.me, self.now);
+        #[cfg(feature = "mutations")]
+        {
+            let deferred = std::mem::take(&mut self.learner_mut().deferred_log);
+            let ack = !self.learner_ref().observer;
+            self.log_txns(&deferred, ack, out);
+        }
+    }
+
+    /// Applies a txn received during synchronization (before UPTODATE).
+    fn apply_sync_txn(&mut self, txn: &Txn, confirmed: bool, out: &mut Out) {
+        #[cfg(feature = "mutations")]
+        let session_before = self.db.tree.sessions().get(&txn.session).copied();
+        self.apply_txn(txn, confirmed, out);
+        #[cfg(feature = "mutations")]
+        {
+            use crate::mutation::Mutation;
+            if self.mutation_on(Mutation::Zk4925)
+                && self.db.history.back().is_some_and(|t| t.zxid == txn.zxid)
+            {
+                self.db.history.pop_back();
+            }
+            if self.mutation_on(Mutation::Zk1367) {
+                self.zk1367_undo_session_table(txn, session_before);
+            }
+        }
     }
 
     pub(crate) fn learner_ref(&self) -> &Learner {
@@ -571,5 +657,109 @@ impl Replica {
             RoleState::Following(l) | RoleState::Observing(l) => l,
             _ => panic!("node {me}: not a learner"),
         }
+    }
+}
+
+/// The mutated code paths (reference §5.4, §5.6). Compiled only with the `mutations` feature.
+#[cfg(feature = "mutations")]
+impl Replica {
+    /// ZK-962: lastProcessedZxid jumps to the new epoch's first zxid before any DIFF txn is applied
+    /// (an error txn carries the zxid into the tree without changing a node).
+    fn zk962_jump_to_new_epoch_zxid(&mut self) {
+        let epoch = self.learner_ref().new_epoch;
+        let marker = Txn {
+            zxid: Zxid::new(epoch.0, 0),
+            session: zab_tree::SessionId(0),
+            cxid: 0,
+            time_ms: 0,
+            body: zab_tree::TxnBody::Error { code: zab_tree::ErrorCode::Ok },
+            digest: None,
+        };
+        self.db.tree.apply(&marker);
+    }
+
+    /// ZK-1367: a session txn applied during sync changes the tree but not the session table: a
+    /// created session is taken out of the table again, a closed one is put back (its ephemerals
+    /// stay deleted).
+    fn zk1367_undo_session_table(&mut self, txn: &Txn, before: Option<i32>) {
+        let restore = match (&txn.body, before) {
+            (zab_tree::TxnBody::CreateSession { .. }, None) => {
+                zab_tree::TxnBody::CloseSession { paths_to_delete: Vec::new() }
+            }
+            (zab_tree::TxnBody::CloseSession { .. }, Some(timeout_ms)) => {
+                zab_tree::TxnBody::CreateSession { timeout_ms }
+            }
+            _ => return,
+        };
+        let undo = Txn { body: restore, digest: None, ..txn.clone() };
+        self.db.tree.apply(&undo);
+    }
+
+    /// Which wrong NEWLEADER order the switched-on mutation asks for, if any.
+    fn mutated_newleader_order(&mut self) -> Option<NewLeaderOrder> {
+        use crate::mutation::Mutation;
+        use rand::Rng;
+        if self.mutation_on(Mutation::Zk3911) {
+            Some(NewLeaderOrder::LogAfterUpToDate)
+        } else if self.mutation_on(Mutation::Zk4646) {
+            Some(NewLeaderOrder::AckWithoutWaiting)
+        } else if self.mutation_on(Mutation::Zk4785) {
+            Some(NewLeaderOrder::EpochBeforeTxns)
+        } else if self.mutation_on(Mutation::Zk3023) && self.rng.gen_bool(0.5) {
+            // The scheduler lets the NEWLEADER ACK overtake the log writer this time.
+            Some(NewLeaderOrder::AckWithoutWaiting)
+        } else {
+            None
+        }
+    }
+
+    /// NEWLEADER handled in a wrong order; `ops` holds the NEWLEADER snapshot, if any.
+    fn newleader_in_mutated_order(
+        &mut self,
+        order: NewLeaderOrder,
+        epoch: Epoch,
+        mut ops: Vec<crate::persist::DiskOp>,
+        batch: Vec<Txn>,
+        out: &mut Out,
+    ) {
+        if order == NewLeaderOrder::LogAfterUpToDate {
+            self.learner_mut().deferred_log = batch;
+            let upto = self.db.last_zxid();
+            if ops.is_empty() {
+                self.persist_epoch(EpochFile::Current, epoch, out);
+            } else {
+                self.persist(ops, IoPurpose::NewLeaderBatch { epoch, upto }, out);
+            }
+            return;
+        }
+        for t in &batch {
+            ops.extend(self.db.append(t));
+            out.event(CoreEvent::Logged { zxid: t.zxid, hash: crate::db::txn_hash(t) });
+        }
+        let upto = self.db.last_zxid();
+        let ack = !self.learner_ref().observer;
+        match order {
+            NewLeaderOrder::AckWithoutWaiting => {
+                if !ops.is_empty() {
+                    self.persist(ops, IoPurpose::Log { upto, ack }, out);
+                }
+                self.persist_epoch(EpochFile::Current, epoch, out);
+                self.ack_newleader(out);
+            }
+            NewLeaderOrder::EpochBeforeTxns => {
+                // The ACK follows once currentEpoch is durable (`learner_epoch_persisted`).
+                self.persist_epoch(EpochFile::Current, epoch, out);
+                if !ops.is_empty() {
+                    self.persist(ops, IoPurpose::Log { upto, ack }, out);
+                }
+            }
+            NewLeaderOrder::LogAfterUpToDate => unreachable!("handled above"),
+        }
+    }
+
+    /// ZK-3911: between NEWLEADER and UPTODATE, txns wait for UPTODATE before they are logged.
+    fn deferring_log(&self) -> bool {
+        self.mutation_on(crate::mutation::Mutation::Zk3911)
+            && matches!(self.learner_ref().state, LearnerState::NewLeader | LearnerState::AwaitUpToDate)
     }
 }

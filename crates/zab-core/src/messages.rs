@@ -12,6 +12,11 @@ use crate::ids::{Epoch, ServerId};
 /// ZAB's protocol version number carried in FOLLOWERINFO and LEADERINFO.
 pub const PROTOCOL_VERSION: u32 = 0x10000;
 
+/// Starts the halt reason of a follower that got a COMMIT for a txn it does not hold as its
+/// oldest pending proposal (the real server exits with this code): a protocol message that is not
+/// legal in the receiver's state.
+pub const UNMATCHED_TXN_COMMIT: &str = "UNMATCHED_TXN_COMMIT";
+
 /// One packet on a learner↔leader connection. The variant names follow the Java constants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum QuorumPacket {

@@ -32,9 +32,41 @@ pub enum Mutation {
     Zk1154,
     /// Catalog 5, ZOOKEEPER-1156: TRUNC cuts one record more than asked.
     Zk1156,
+    /// Catalog 8, ZOOKEEPER-962: at DIFF start the follower sets its lastProcessedZxid to the new
+    /// leader's zxid (new epoch, counter 0) before any DIFF txn is applied.
+    Zk962,
+    /// Catalog 9, ZOOKEEPER-3911: the follower ACKs NEWLEADER before logging the DIFF txns (they
+    /// reach the log only after UPTODATE).
+    Zk3911,
+    /// Catalog 10, ZOOKEEPER-4646: the DIFF txns are handed to the log writer and NEWLEADER is ACKed
+    /// at once, without waiting for their fsync (or for currentEpoch).
+    Zk4646,
+    /// Catalog 11, ZOOKEEPER-4785: currentEpoch is written before the synced txns are durable (the
+    /// epoch update races ahead of the asynchronous log writer); NEWLEADER is ACKed once
+    /// currentEpoch is durable.
+    Zk4785,
+    /// Catalog 12, ZOOKEEPER-4685: the log writer ACKs sync-phase proposals as soon as they are
+    /// durable, independently of the NEWLEADER ACK.
+    Zk4685,
+    /// Catalog 13, ZOOKEEPER-4394: at NEWLEADER the learner clears its queue of pending proposals
+    /// (only the ones known committed are kept).
+    Zk4394,
+    /// Catalog 14, ZOOKEEPER-3023: whether the DIFF txns are durable before the NEWLEADER ACK is left
+    /// to the scheduler: a coin flip per NEWLEADER picks the correct order or the ZK-4646 one.
+    Zk3023,
+    /// Catalog 15, ZOOKEEPER-4925: txns applied during synchronization are not recorded in the
+    /// in-memory DIFF history (committedLog).
+    Zk4925,
     /// Catalog 16, ZOOKEEPER-2845: skip the fast-forward of memory from the log when leaving a
     /// role, so the zxid a server advertises can be lower than what its log holds.
     Zk2845,
+    /// Catalog 17, ZOOKEEPER-3127: lastProcessedZxid moves at a multi's first sub-op, so a snapshot
+    /// taken while a multi is applied is labelled with the multi's zxid but holds only its first
+    /// op (modelled: a due snapshot is taken in the middle of the next multi).
+    Zk3127,
+    /// Catalog 18, ZOOKEEPER-1367: createSession/closeSession txns applied during synchronization
+    /// change the tree only, not the session table.
+    Zk1367,
     /// Catalog 20, ZOOKEEPER-1277: let the zxid counter wrap into the epoch bits instead of
     /// forcing a new epoch before it is exhausted.
     Zk1277,
@@ -51,7 +83,17 @@ impl Mutation {
         Mutation::Zk1264c,
         Mutation::Zk1154,
         Mutation::Zk1156,
+        Mutation::Zk962,
+        Mutation::Zk3911,
+        Mutation::Zk4646,
+        Mutation::Zk4785,
+        Mutation::Zk4685,
+        Mutation::Zk4394,
+        Mutation::Zk3023,
+        Mutation::Zk4925,
         Mutation::Zk2845,
+        Mutation::Zk3127,
+        Mutation::Zk1367,
         Mutation::Zk1277,
     ];
 
@@ -66,6 +108,16 @@ impl Mutation {
             Mutation::Zk1264c => "ZK-1264c",
             Mutation::Zk1154 => "ZK-1154",
             Mutation::Zk1156 => "ZK-1156",
+            Mutation::Zk962 => "ZK-962",
+            Mutation::Zk3911 => "ZK-3911",
+            Mutation::Zk4646 => "ZK-4646",
+            Mutation::Zk4785 => "ZK-4785",
+            Mutation::Zk4685 => "ZK-4685",
+            Mutation::Zk4394 => "ZK-4394",
+            Mutation::Zk3023 => "ZK-3023",
+            Mutation::Zk4925 => "ZK-4925",
+            Mutation::Zk3127 => "ZK-3127",
+            Mutation::Zk1367 => "ZK-1367",
             Mutation::Zk2845 => "ZK-2845",
             Mutation::Zk1277 => "ZK-1277",
         }
@@ -85,6 +137,16 @@ impl Mutation {
             Mutation::Zk261 => 2,
             Mutation::Zk1264a | Mutation::Zk1264b | Mutation::Zk1264c => 3,
             Mutation::Zk1154 | Mutation::Zk1156 => 5,
+            Mutation::Zk962 => 8,
+            Mutation::Zk3911 => 9,
+            Mutation::Zk4646 => 10,
+            Mutation::Zk4785 => 11,
+            Mutation::Zk4685 => 12,
+            Mutation::Zk4394 => 13,
+            Mutation::Zk3023 => 14,
+            Mutation::Zk4925 => 15,
+            Mutation::Zk3127 => 17,
+            Mutation::Zk1367 => 18,
             Mutation::Zk2845 => 16,
             Mutation::Zk1277 => 20,
         }
@@ -105,6 +167,26 @@ impl Mutation {
                 "choose DIFF whenever min <= peerZxid <= max without checking the peer zxid is in history"
             }
             Mutation::Zk1156 => "truncate one record too far",
+            Mutation::Zk962 => "set lastProcessedZxid = newLeaderZxid at DIFF start",
+            Mutation::Zk3911 => {
+                "follower ACKs NEWLEADER (and writes currentEpoch) before logging the DIFF txns"
+            }
+            Mutation::Zk4646 => {
+                "enqueue DIFF txns to the log writer and ACK NEWLEADER without waiting for fsync completion"
+            }
+            Mutation::Zk4785 => "write currentEpoch before the synced txns are durable, then ACK NEWLEADER",
+            Mutation::Zk4685 => {
+                "let the log writer ACK sync-phase proposals as soon as they are durable, before the \
+                NEWLEADER ACK"
+            }
+            Mutation::Zk4394 => "drain/clear the pending-proposal queue at NEWLEADER",
+            Mutation::Zk3023 => "persist DIFF txns before or after the NEWLEADER ACK, scheduler-chosen",
+            Mutation::Zk4925 => "apply sync-phase txns without recording them in the DIFF source history",
+            Mutation::Zk3127 => {
+                "bump lastProcessedZxid per sub-op of a multi (a snapshot mid-multi carries the multi's \
+                zxid)"
+            }
+            Mutation::Zk1367 => "apply session txns during sync to the tree only",
             Mutation::Zk2845 => "skip the fast-forward of memory from the log when leaving a role",
             Mutation::Zk1277 => "let the zxid counter wrap into the epoch bits",
         }
@@ -137,6 +219,44 @@ impl Mutation {
                  diverge"
             }
             Mutation::Zk1156 => "a truncated follower loses a committed txn: replicas diverge",
+            Mutation::Zk962 => {
+                "the server reports and votes with an epoch-marker zxid that covers txns it does not hold; \
+                leaving the sync early it can win an election without them"
+            }
+            Mutation::Zk3911 => {
+                "the NEWLEADER quorum vouches for a history durable only on the leader; a quorum-wide crash \
+                loses committed txns"
+            }
+            Mutation::Zk4646 => {
+                "a follower crashing between its NEWLEADER ACK and the fsync loses txns the leader counted \
+                on"
+            }
+            Mutation::Zk4785 => {
+                "a follower bounced in between is in the new epoch without the synced history"
+            }
+            Mutation::Zk4685 => {
+                "the leader reads a proposal ACK where it expects the NEWLEADER ACK, does not count the \
+                learner, and may never establish the epoch"
+            }
+            Mutation::Zk4394 => {
+                "a COMMIT arriving after NEWLEADER matches no pending proposal and the follower exits \
+                (UNMATCHED_TXN_COMMIT)"
+            }
+            Mutation::Zk3023 => {
+                "on some syncs the NEWLEADER ACK precedes the durability of the synced txns (as ZK-4646)"
+            }
+            Mutation::Zk4925 => {
+                "once a snapshot retires them from the log index, this server as leader DIFFs others across \
+                the hole: replicas diverge"
+            }
+            Mutation::Zk3127 => {
+                "a restart from that snapshot skips the rest of the multi: the server keeps a partial multi \
+                and diverges"
+            }
+            Mutation::Zk1367 => {
+                "sessions created in that window are never tracked (their ephemerals never expire), closed \
+                ones linger: session tables diverge"
+            }
             Mutation::Zk2845 => {
                 "a server advertises a zxid below its log, is not truncated, and replays never-committed \
                  txns after a restart: replicas diverge"
@@ -188,6 +308,27 @@ impl crate::replica::Replica {
 
     pub(crate) fn mutation_on(&self, mutation: Mutation) -> bool {
         self.mutations.contains(&mutation)
+    }
+
+    /// ZK-3127: when a snapshot is due and `txn` is a successful multi of several ops, write the
+    /// snapshot of the tree with only the multi's first op applied, labelled with the multi's zxid
+    /// (lastProcessedZxid already moved at the first sub-op).
+    pub(crate) fn zk3127_snapshot_mid_multi(&mut self, txn: &zab_tree::Txn, out: &mut crate::io::Out) {
+        use zab_tree::TxnBody;
+        let TxnBody::Multi(ops) = &txn.body else { return };
+        if ops.len() < 2 || matches!(ops[0], TxnBody::Error { .. }) {
+            return;
+        }
+        self.snapshot_mid_multi = false;
+        let mut half = self.db.tree.clone();
+        half.apply(&zab_tree::Txn {
+            body: TxnBody::Multi(vec![ops[0].clone()]),
+            digest: None,
+            ..txn.clone()
+        });
+        let bytes = crate::persist::encode_snapshot(&half);
+        let disk_ops = self.db.install_snapshot(txn.zxid, bytes, false);
+        self.persist(disk_ops, crate::replica::IoPurpose::Housekeeping, out);
     }
 }
 

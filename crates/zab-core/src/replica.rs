@@ -125,6 +125,9 @@ pub struct Replica {
     /// Defects switched on for this replica (reference §5).
     #[cfg(feature = "mutations")]
     pub(crate) mutations: BTreeSet<crate::mutation::Mutation>,
+    /// ZK-3127: a snapshot is due and will be taken in the middle of the next multi.
+    #[cfg(feature = "mutations")]
+    pub(crate) snapshot_mid_multi: bool,
     /// The standalone pipeline (unused in quorum mode).
     pub(crate) standalone: Standalone,
 }
@@ -214,6 +217,8 @@ impl Replica {
             snap_threshold: 0,
             #[cfg(feature = "mutations")]
             mutations: BTreeSet::new(),
+            #[cfg(feature = "mutations")]
+            snapshot_mid_multi: false,
             standalone: Standalone {
                 prep: Preparer::new(),
                 pending: VecDeque::new(),
@@ -639,6 +644,12 @@ impl Replica {
         {
             return;
         }
+        #[cfg(feature = "mutations")]
+        if self.mutation_on(crate::mutation::Mutation::Zk3127) {
+            // The snapshot thread starts while the next multi is half applied.
+            self.snapshot_mid_multi = true;
+            return;
+        }
         let ops = self.db.snapshot(false);
         self.persist(ops, IoPurpose::Housekeeping, out);
     }
@@ -653,6 +664,10 @@ impl Replica {
     /// Applies a txn to the tree: fires watches, answers the client that asked for it (if it is
     /// connected here), and records it. Returns nothing; effects go to `out`.
     pub(crate) fn apply_txn(&mut self, txn: &Txn, confirmed: bool, out: &mut Out) {
+        #[cfg(feature = "mutations")]
+        if self.snapshot_mid_multi {
+            self.zk3127_snapshot_mid_multi(txn, out);
+        }
         let applied = self.db.tree.apply(txn);
         if applied.digest_mismatch {
             // The real server only counts and logs this; traces keep it for the checkers.

@@ -8,6 +8,15 @@
 //! - `agreement`: every server that applies zxid z applies the same txn (same content hash);
 //! - `apply-order`: each server applies zxids in strictly increasing order within an incarnation;
 //! - `ack-after-durable`: a server ACKs zxid z only after z is durable on its disk;
+//! - `newleader-ack-before-durable`: a learner ACKs NEWLEADER of epoch e only once the history the
+//!   leader synced it to (the leader's zxid when it chose DIFF/TRUNC/SNAP) is durable on its disk;
+//! - `current-epoch-before-history`: a learner's currentEpoch e becomes durable only after that
+//!   synced history is (reference §1.4.2: txns, then currentEpoch, then the ACK);
+//! - `ack-order`: during synchronization a follower sends no proposal ACK before its NEWLEADER ACK;
+//! - `zxid-integrity`: a server's last processed zxid always names a txn it applied, never an epoch
+//!   marker (counter 0 names no txn, reference §1.1);
+//! - `message-legal`: no follower receives a COMMIT for a txn it does not hold as its oldest
+//!   pending proposal (it would exit with UNMATCHED_TXN_COMMIT);
 //! - `epoch-monotonic`: a server's durable acceptedEpoch never goes back, and it never runs below
 //!   it (unless its disk was damaged: wiped, corrupted, misdirected writes);
 //! - `session-order`: replies to one session never go back in zxid;
@@ -58,6 +67,16 @@ pub struct Invariants {
     max_committed: u64,
     /// Whether some server's disk returned wrong bytes (read corruption, misdirected writes).
     disk_damaged: bool,
+    /// The epoch each leader announced (LEADERINFO), to date its sync decisions.
+    leader_epoch: BTreeMap<NodeId, u32>,
+    /// (learner, epoch) → the zxid the leader synced that learner to (the lowest, when it was
+    /// synced several times in one epoch: a disk write of an earlier attempt may complete during
+    /// a later one, and it vouches only for the earlier history).
+    synced_to: BTreeMap<(NodeId, u32), u64>,
+    /// Followers in synchronization that have not ACKed NEWLEADER yet.
+    awaiting_newleader_ack: BTreeSet<NodeId>,
+    /// Followers whose last role record was Following/Synchronization.
+    in_sync: BTreeSet<NodeId>,
     pub events: u64,
 }
 
@@ -76,6 +95,10 @@ impl Invariants {
             open_writes: BTreeSet::new(),
             max_committed: 0,
             disk_damaged: false,
+            leader_epoch: BTreeMap::new(),
+            synced_to: BTreeMap::new(),
+            awaiting_newleader_ack: BTreeSet::new(),
+            in_sync: BTreeSet::new(),
             events: 0,
         }
     }
@@ -138,6 +161,57 @@ impl Invariants {
                         format!("server {node} ACKed {zxid:#x} while durable only up to {durable:#x}"),
                     );
                 }
+                if *zxid & 0xffff_ffff != 0 && self.awaiting_newleader_ack.contains(node) {
+                    return fail(
+                        "ack-order",
+                        format!("server {node} ACKed proposal {zxid:#x} before it ACKed NEWLEADER"),
+                    );
+                }
+                let epoch = (*zxid >> 32) as u32;
+                if *zxid & 0xffff_ffff == 0 {
+                    if let Some(&to) = self.synced_to.get(&(*node, epoch)) {
+                        if durable < to {
+                            return fail(
+                                "newleader-ack-before-durable",
+                                format!(
+                                    "server {node} ACKed NEWLEADER of epoch {epoch} while durable only up to \
+                                     {durable:#x}; it was synced to {to:#x}"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            Event::NewLeaderAcked { node, .. } => {
+                self.awaiting_newleader_ack.remove(node);
+            }
+            Event::LeaderInfoSent { node, epoch, .. } => {
+                self.leader_epoch.insert(*node, *epoch);
+            }
+            Event::SyncChosen { node, peer, leader_zxid, .. } => {
+                if let Some(&epoch) = self.leader_epoch.get(node) {
+                    let to = self.synced_to.entry((*peer, epoch)).or_insert(*leader_zxid);
+                    *to = (*to).min(*leader_zxid);
+                }
+            }
+            Event::EpochPersisted { node, file: zab_trace::EpochFile::Current, epoch } => {
+                let durable = self.durable.get(node).copied().unwrap_or(0);
+                if let Some(&to) = self.synced_to.get(&(*node, *epoch)) {
+                    if durable < to {
+                        return fail(
+                            "current-epoch-before-history",
+                            format!(
+                                "server {node} persisted currentEpoch {epoch} while durable only up to \
+                                 {durable:#x}; it was synced to {to:#x}"
+                            ),
+                        );
+                    }
+                }
+            }
+            Event::ServerError { node, message }
+                if message.contains(zab_core::messages::UNMATCHED_TXN_COMMIT) =>
+            {
+                return fail("message-legal", format!("server {node}: {message}"));
             }
             // The role record shows the in-memory acceptedEpoch, which may run ahead of a write
             // that then fails; the durable value is what must never go back.
@@ -171,7 +245,23 @@ impl Invariants {
                     ),
                 );
             }
-            Event::Role { node, accepted_epoch, .. } => {
+            Event::Role { node, accepted_epoch, role, phase, committed, .. } => {
+                if *committed != 0 && *committed & 0xffff_ffff == 0 {
+                    return fail(
+                        "zxid-integrity",
+                        format!("server {node} reports last processed zxid {committed:#x}, an epoch marker"),
+                    );
+                }
+                if *role == zab_trace::Role::Following && *phase == zab_trace::Phase::Synchronization {
+                    // Entered once per sync: the NEWLEADER ACK of this sync has not been sent.
+                    if !self.in_sync.contains(node) {
+                        self.in_sync.insert(*node);
+                        self.awaiting_newleader_ack.insert(*node);
+                    }
+                } else {
+                    self.in_sync.remove(node);
+                    self.awaiting_newleader_ack.remove(node);
+                }
                 let durable = self.accepted_epoch.get(node).copied().unwrap_or(0);
                 if *accepted_epoch < durable {
                     return fail(
@@ -184,6 +274,14 @@ impl Invariants {
                 // Memory is gone: the next incarnation replays its log from the start.
                 self.last_applied.remove(node);
                 self.durable.remove(node);
+                self.in_sync.remove(node);
+                self.awaiting_newleader_ack.remove(node);
+                // Its pending disk writes are gone with it.
+                self.synced_to.retain(|(n, _), _| n != node);
+            }
+            // Recovery replays every txn its disk holds: that much is durable.
+            Event::Restart { node, recovered: Some(z) } => {
+                self.durable.insert(*node, *z);
             }
             // A server whose durable data was damaged (wiped, corrupted on read, misdirected
             // writes) may legitimately come back with an older epoch: its disk lied, and the
@@ -409,6 +507,111 @@ mod tests {
         i.observe(&role(3, 2)).unwrap();
         i.observe(&Event::Crash { node: 3 }).unwrap();
         i.observe(&role(3, 1)).unwrap();
+    }
+
+    /// Leader 3 announces epoch 2 to server 1 and syncs it to `to`.
+    fn synced(i: &mut Invariants, to: u64) {
+        i.observe(&Event::LeaderInfoSent { node: 3, peer: 1, epoch: 2 }).unwrap();
+        i.observe(&Event::SyncChosen {
+            node: 3,
+            peer: 1,
+            mode: zab_trace::SyncMode::Diff,
+            peer_zxid: 0x1_0000_0003,
+            leader_zxid: to,
+            trunc_to: None,
+        })
+        .unwrap();
+    }
+
+    fn following(node: NodeId, phase: zab_trace::Phase, committed: u64) -> Event {
+        Event::Role {
+            node,
+            role: zab_trace::Role::Following,
+            phase,
+            accepted_epoch: 2,
+            current_epoch: 1,
+            last_logged: Some(committed),
+            committed,
+        }
+    }
+
+    fn current(node: NodeId, epoch: u32) -> Event {
+        Event::EpochPersisted { node, file: zab_trace::EpochFile::Current, epoch }
+    }
+
+    #[test]
+    fn a_newleader_ack_before_the_synced_history_is_durable_is_a_violation() {
+        let mut i = inv();
+        synced(&mut i, 0x1_0000_0005);
+        i.observe(&Event::Durable { node: 1, upto: 0x1_0000_0004 }).unwrap();
+        let v = i.observe(&Event::AckSent { node: 1, zxid: 0x2_0000_0000 }).unwrap_err();
+        assert_eq!(v.checker, "newleader-ack-before-durable");
+        let mut i = inv();
+        synced(&mut i, 0x1_0000_0005);
+        i.observe(&Event::Durable { node: 1, upto: 0x1_0000_0005 }).unwrap();
+        i.observe(&current(1, 2)).unwrap();
+        i.observe(&Event::AckSent { node: 1, zxid: 0x2_0000_0000 }).unwrap();
+    }
+
+    #[test]
+    fn a_current_epoch_durable_before_the_synced_history_is_a_violation() {
+        let mut i = inv();
+        synced(&mut i, 0x1_0000_0005);
+        i.observe(&Event::Durable { node: 1, upto: 0x1_0000_0003 }).unwrap();
+        assert_eq!(i.observe(&current(1, 2)).unwrap_err().checker, "current-epoch-before-history");
+    }
+
+    #[test]
+    fn a_second_sync_in_the_same_epoch_does_not_raise_what_an_earlier_write_vouches_for() {
+        // The first attempt's currentEpoch write completes during the second attempt, which was
+        // synced further: it only vouches for the first attempt's history.
+        let mut i = inv();
+        synced(&mut i, 0x1_0000_0005);
+        synced(&mut i, 0x2_0000_0003);
+        i.observe(&Event::Durable { node: 1, upto: 0x1_0000_0005 }).unwrap();
+        i.observe(&current(1, 2)).unwrap();
+    }
+
+    #[test]
+    fn a_restart_counts_what_recovery_read_back_as_durable() {
+        let mut i = inv();
+        i.observe(&Event::Crash { node: 1 }).unwrap();
+        i.observe(&Event::Restart { node: 1, recovered: Some(0x1_0000_0005) }).unwrap();
+        synced(&mut i, 0x1_0000_0005);
+        i.observe(&current(1, 2)).unwrap();
+    }
+
+    #[test]
+    fn a_proposal_ack_before_the_newleader_ack_is_a_violation() {
+        let mut i = inv();
+        i.observe(&Event::Durable { node: 1, upto: 0x1_0000_0009 }).unwrap();
+        i.observe(&following(1, zab_trace::Phase::Synchronization, 0x1_0000_0003)).unwrap();
+        let v = i.observe(&Event::AckSent { node: 1, zxid: 0x1_0000_0004 }).unwrap_err();
+        assert_eq!(v.checker, "ack-order");
+        let mut i = inv();
+        i.observe(&Event::Durable { node: 1, upto: 0x1_0000_0009 }).unwrap();
+        i.observe(&following(1, zab_trace::Phase::Synchronization, 0x1_0000_0003)).unwrap();
+        i.observe(&Event::AckSent { node: 1, zxid: 0x2_0000_0000 }).unwrap();
+        i.observe(&Event::NewLeaderAcked { node: 1, epoch: 2 }).unwrap();
+        i.observe(&following(1, zab_trace::Phase::Synchronization, 0x1_0000_0003)).unwrap();
+        i.observe(&Event::AckSent { node: 1, zxid: 0x1_0000_0004 }).unwrap();
+    }
+
+    #[test]
+    fn an_epoch_marker_as_last_processed_zxid_is_a_violation() {
+        let mut i = inv();
+        i.observe(&following(1, zab_trace::Phase::Synchronization, 0x1_0000_0003)).unwrap();
+        let v = i.observe(&following(1, zab_trace::Phase::Synchronization, 0x2_0000_0000)).unwrap_err();
+        assert_eq!(v.checker, "zxid-integrity");
+    }
+
+    #[test]
+    fn an_unmatched_commit_halt_is_an_illegal_message() {
+        let mut i = inv();
+        i.observe(&Event::ServerError { node: 1, message: "halting: disk request failed: Io".into() })
+            .unwrap();
+        let message = format!("halting: {}: COMMIT 0x100000007", zab_core::messages::UNMATCHED_TXN_COMMIT);
+        assert_eq!(i.observe(&Event::ServerError { node: 1, message }).unwrap_err().checker, "message-legal");
     }
 
     fn complete(session: u64, zxid: u64, response: zab_tree::Response) -> Event {

@@ -67,6 +67,11 @@ pub struct Cluster {
     /// `zab_core::Mutation` name such as `ZK-3911`). Needs the `mutations` feature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mutation: Option<String>,
+    /// `snapCount` of every server (a snapshot every snapCount/2 to snapCount appends; with
+    /// `zoo_cfg`, set it there instead); the server's default (100000) when absent. Small values
+    /// make snapshots, and so SNAP syncs and txn-log syncs, happen within a short run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snap_count: Option<u64>,
 }
 
 impl Default for Cluster {
@@ -81,6 +86,7 @@ impl Default for Cluster {
             zoo_cfg_text: None,
             initial_zxid_counter: None,
             mutation: None,
+            snap_count: None,
         }
     }
 }
@@ -487,6 +493,56 @@ pub enum Fault {
     WipeAndRejoin {
         targets: Vec<Target>,
     },
+    /// Arm a protocol-point crash: the first of the targets (resolved when the fault fires) to
+    /// reach `point` afterwards is crashed right after the step that reached it (what that step
+    /// sent is on the wire, its disk writes still pending are lost or torn), and restarted `down`
+    /// later. Fires at most once; disarmed when the liveness phase starts.
+    CrashAt {
+        targets: Vec<Target>,
+        point: CrashPoint,
+        #[serde(rename = "down", with = "crate::time::serde_ns")]
+        down_ns: u64,
+    },
+}
+
+/// A protocol point a [`Fault::CrashAt`] waits for: the moment a server's step emits the
+/// matching protocol event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashPoint {
+    /// A learner sent its ACK of NEWLEADER.
+    NewleaderAck,
+    /// A server's currentEpoch file became durable.
+    CurrentEpochWritten,
+    /// A server's acceptedEpoch file became durable.
+    AcceptedEpochWritten,
+    /// A leader queued a learner's sync stream (DIFF, TRUNC or SNAP, then NEWLEADER).
+    SyncSent,
+    /// A learner installed a SNAP in memory (before the NEWLEADER snapshot is written).
+    SnapInstalled,
+    /// A learner truncated its log for a TRUNC.
+    Truncated,
+    /// A leader established its epoch on a NEWLEADER-ACK quorum.
+    Established,
+    /// A follower sent the ACK of a proposal.
+    ProposalAck,
+    /// A leader committed a proposal.
+    Commit,
+}
+
+impl CrashPoint {
+    /// Every point, in the order the swarm draws from.
+    pub const ALL: [CrashPoint; 9] = [
+        CrashPoint::NewleaderAck,
+        CrashPoint::CurrentEpochWritten,
+        CrashPoint::AcceptedEpochWritten,
+        CrashPoint::SyncSent,
+        CrashPoint::SnapInstalled,
+        CrashPoint::Truncated,
+        CrashPoint::Established,
+        CrashPoint::ProposalAck,
+        CrashPoint::Commit,
+    ];
 }
 
 impl Fault {
@@ -517,6 +573,7 @@ impl Fault {
             Fault::Misdirect { .. } => "misdirect",
             Fault::CorruptAndRestart { .. } => "corrupt_and_restart",
             Fault::WipeAndRejoin { .. } => "wipe_and_rejoin",
+            Fault::CrashAt { .. } => "crash_at",
         }
     }
 
@@ -597,6 +654,9 @@ impl RunPlan {
             return Err("cluster.init_limit and cluster.sync_limit must be at least 1".to_string());
         }
         c.resolved_mutation()?;
+        if c.snap_count.is_some_and(|n| n < 2) {
+            return Err("cluster.snap_count: expected at least 2".to_string());
+        }
         self.knobs.net_latency.validate().map_err(|e| format!("knobs.net_latency: {e}"))?;
         self.knobs.disk.latency.validate().map_err(|e| format!("knobs.disk.latency: {e}"))?;
         if self.knobs.clock_drift_ppm_max >= 100_000 {
@@ -680,7 +740,8 @@ pub fn fault_targets(f: &Fault) -> Vec<&Target> {
         | Fault::DiskRepair { targets }
         | Fault::Misdirect { targets, .. }
         | Fault::CorruptAndRestart { targets }
-        | Fault::WipeAndRejoin { targets } => targets.iter().collect(),
+        | Fault::WipeAndRejoin { targets }
+        | Fault::CrashAt { targets, .. } => targets.iter().collect(),
     }
 }
 

@@ -32,7 +32,7 @@ use zab_tree::Zxid;
 use crate::check::{Invariants, Violation};
 use crate::disk::{Completion, Disk, DiskFailure, FileOp, Poll};
 use crate::net::{Addr, Channel, Dir, LinkId, Network, Wake};
-use crate::plan::{DiskBudget, Fault, LoadMode, RunPlan, Target};
+use crate::plan::{CrashPoint, DiskBudget, Fault, LoadMode, RunPlan, Target};
 use crate::queue::EventQueue;
 use crate::rng::SeedTree;
 use crate::time::{NodeClock, SimTime, NS_PER_MS, NS_PER_S};
@@ -150,21 +150,27 @@ pub fn server_configs(plan: &RunPlan) -> Result<Vec<ValidConfig>, String> {
     } else {
         let tick_ms =
             u32::try_from(c.tick_time_ns / NS_PER_MS).map_err(|_| "tick_time too large".to_string())?;
-        Ok((1..=c.servers())
-            .map(|id| {
-                let config = ValidConfig::ensemble(c.voters, c.observers, ServerId(id)).with_ticks(
-                    tick_ms,
-                    c.init_limit,
-                    c.sync_limit,
-                );
-                match c.initial_zxid_counter {
-                    Some(counter) => {
-                        config.with_extra_key("zookeeper.testingonly.initialZxid", &format!("{counter:#x}"))
-                    }
-                    None => config,
+        let configs = (1..=c.servers()).map(|id| {
+            let config = ValidConfig::ensemble(c.voters, c.observers, ServerId(id)).with_ticks(
+                tick_ms,
+                c.init_limit,
+                c.sync_limit,
+            );
+            match c.initial_zxid_counter {
+                Some(counter) => {
+                    config.with_extra_key("zookeeper.testingonly.initialZxid", &format!("{counter:#x}"))
                 }
+                None => config,
+            }
+        });
+        configs
+            .map(|config| match c.snap_count {
+                Some(n) => config
+                    .with_settings(|s| s.snap_count = n)
+                    .map_err(|e| format!("cluster.snap_count = {n}: {e:?}")),
+                None => Ok(config),
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -378,6 +384,10 @@ struct Sim {
     /// The plan's mutation, switched on in every replica when it starts.
     #[cfg(feature = "mutations")]
     mutation: Option<zab_core::Mutation>,
+    /// Armed protocol-point crashes: (servers, point, downtime).
+    armed: Vec<(Vec<u64>, CrashPoint, u64)>,
+    /// A protocol-point crash due once the current step's actions are performed: (server, downtime).
+    crash_after_step: Option<(u64, u64)>,
 }
 
 /// A server that cannot be reached answers a connect only after this long.
@@ -470,6 +480,8 @@ impl Sim {
             untrusted_disks: BTreeSet::new(),
             #[cfg(feature = "mutations")]
             mutation,
+            armed: Vec::new(),
+            crash_after_step: None,
             plan,
         })
     }
@@ -701,6 +713,38 @@ impl Sim {
         self.out.actions = actions;
         self.arm_timer(id);
         self.check_state_agreement(id);
+        if let Some((node, down_ns)) = self.crash_after_step.take() {
+            self.crash(node);
+            let inc = self.nodes[node as usize - 1].inc;
+            self.queue.push(self.now.plus_ns(down_ns), Ev::SupervisorRestart { node, inc });
+        }
+    }
+
+    /// Fires an armed protocol-point crash if server `id` just reached its point.
+    fn check_crash_point(&mut self, id: u64, ev: &CoreEvent) {
+        let point = match ev {
+            CoreEvent::NewLeaderAcked { .. } => CrashPoint::NewleaderAck,
+            CoreEvent::EpochPersisted { file: zab_core::EpochFile::Current, .. } => {
+                CrashPoint::CurrentEpochWritten
+            }
+            CoreEvent::EpochPersisted { file: zab_core::EpochFile::Accepted, .. } => {
+                CrashPoint::AcceptedEpochWritten
+            }
+            CoreEvent::SyncChosen { .. } => CrashPoint::SyncSent,
+            CoreEvent::SnapInstalled { .. } => CrashPoint::SnapInstalled,
+            CoreEvent::Truncated { .. } => CrashPoint::Truncated,
+            CoreEvent::LeaderEstablished { .. } => CrashPoint::Established,
+            CoreEvent::AckSent { zxid } if zxid.counter() != 0 => CrashPoint::ProposalAck,
+            CoreEvent::Committed { .. } => CrashPoint::Commit,
+            _ => return,
+        };
+        if self.crash_after_step.is_some() {
+            return;
+        }
+        if let Some(i) = self.armed.iter().position(|(ids, p, _)| *p == point && ids.contains(&id)) {
+            let (_, _, down_ns) = self.armed.remove(i);
+            self.crash_after_step = Some((id, down_ns));
+        }
     }
 
     /// `state-agreement`: zxids name txns uniquely (one leader per epoch), so every server whose
@@ -992,6 +1036,9 @@ impl Sim {
     }
 
     fn core_event(&mut self, id: u64, ev: CoreEvent) {
+        if !self.armed.is_empty() {
+            self.check_crash_point(id, &ev);
+        }
         let e = match ev {
             CoreEvent::Transition(s) => {
                 if let Some(lines) = self.status_lines.as_mut() {
@@ -1412,6 +1459,12 @@ impl Sim {
                     self.wipe_and_rejoin(id);
                 }
             }
+            Fault::CrashAt { targets, point, down_ns } => {
+                let ids = self.resolve(targets);
+                if !ids.is_empty() {
+                    self.armed.push((ids, *point, *down_ns));
+                }
+            }
         }
     }
 
@@ -1557,6 +1610,7 @@ impl Sim {
 
     fn start_liveness(&mut self) {
         self.phase = RunPhase::Liveness;
+        self.armed.clear();
         self.record(Event::RunPhase { name: "liveness".to_string() });
         self.heal();
         for id in 1..=self.nodes.len() as u64 {
@@ -1670,6 +1724,32 @@ impl Sim {
         if let Err(v) = self.inv.finish(&upto) {
             self.fail(v);
             return;
+        }
+        if self.plan.checks.convergence && self.liveness_failed.is_none() {
+            // The session table is replicated state too: every live server must track the same
+            // sessions with the same timeouts.
+            let mut tables = self.nodes.iter().filter_map(|n| n.replica.as_ref().map(|r| (n.id, r.tree())));
+            if let Some((first, t0)) = tables.next() {
+                if let Some((other, t)) = tables.find(|(_, t)| t.sessions() != t0.sessions()) {
+                    let only = |a: &zab_tree::DataTree, b: &zab_tree::DataTree| -> Vec<String> {
+                        a.sessions()
+                            .iter()
+                            .filter(|(s, t)| b.sessions().get(s) != Some(t))
+                            .map(|(s, _)| format!("{:#x}", s.0))
+                            .collect()
+                    };
+                    self.fail(Violation {
+                        checker: "convergence".to_string(),
+                        message: format!(
+                            "live servers disagree on the session table: only server {first} tracks {:?}, \
+                             only server {other} tracks {:?}",
+                            only(t0, t),
+                            only(t, t0)
+                        ),
+                    });
+                    return;
+                }
+            }
         }
         if self.plan.checks.convergence && self.liveness_failed.is_none() {
             let mut distinct: Vec<(u64, u64)> = digests.values().copied().collect();

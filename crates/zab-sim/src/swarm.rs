@@ -6,13 +6,16 @@
 //! - `perf`: no faults, a heavier closed-loop load.
 //!
 //! The draw uses its own ChaCha8 stream of the seed (stream 1; the run's [`crate::rng::SeedTree`]
-//! uses stream 0), so the plan and the run's randomness never share draws.
+//! uses stream 0), so the plan and the run's randomness never share draws. Swarm's protocol-point
+//! crashes ([`Fault::CrashAt`]) come from stream 2, so adding them left every other draw of a seed
+//! as it was.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::plan::{
-    Checks, Cluster, DiskBudget, Expect, Fault, Knobs, LoadMode, OpMix, RunPlan, Target, TimedFault, Workload,
+    Checks, Cluster, CrashPoint, DiskBudget, Expect, Fault, Knobs, LoadMode, OpMix, RunPlan, Target,
+    TimedFault, Workload,
 };
 use crate::rng::{Latency, Ratio};
 use crate::time::{format_duration_ns, NS_PER_MS, NS_PER_S};
@@ -64,7 +67,13 @@ pub fn draw_plan(profile: Profile, seed: u64) -> RunPlan {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(1);
     match profile {
-        Profile::Swarm => swarm(&mut rng),
+        Profile::Swarm => {
+            let mut plan = swarm(&mut rng);
+            let mut points = ChaCha8Rng::seed_from_u64(seed);
+            points.set_stream(2);
+            add_protocol_point_crashes(&mut points, &mut plan);
+            plan
+        }
         Profile::Lite => lite(&mut rng),
         Profile::Perf => perf(),
     }
@@ -77,12 +86,13 @@ pub fn describe(plan: &RunPlan) -> Vec<String> {
     let k = &plan.knobs;
     let mut lines = vec![
         format!(
-            "cluster: {} voters, {} observers, tick {}, initLimit {}, syncLimit {}",
+            "cluster: {} voters, {} observers, tick {}, initLimit {}, syncLimit {}, snapCount {}",
             c.voters,
             c.observers,
             format_duration_ns(c.tick_time_ns),
             c.init_limit,
-            c.sync_limit
+            c.sync_limit,
+            c.snap_count.map_or("default".to_string(), |n| n.to_string())
         ),
         format!(
             "workload: {} clients {:?} loop, think {}, {} keys, {}, session timeout {}, move {}",
@@ -131,6 +141,7 @@ fn base_cluster(rng: &mut ChaCha8Rng) -> Cluster {
         zoo_cfg_text: None,
         initial_zxid_counter: None,
         mutation: None,
+        snap_count: None,
     }
 }
 
@@ -302,6 +313,36 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
     }
 }
 
+/// Draws from the seed's stream 2: the snapshot frequency, and protocol-point crashes.
+///
+/// Half of the seeds arm one to three protocol-point crashes (the "crash-point" family): a
+/// server crashes exactly when it acknowledges NEWLEADER, finishes an epoch-file write, installs a
+/// SNAP, and so on. Timed crashes almost never land between two such events; these do. Armed from
+/// time 0 so the first election's synchronization can be hit too.
+fn add_protocol_point_crashes(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
+    // A third of the seeds snapshot often, so snapshots, SNAP syncs and txn-log syncs happen.
+    if rng.gen_ratio(1, 3) {
+        plan.cluster.snap_count = Some(rng.gen_range(10..=200));
+    }
+    if plan.cluster.voters < 3 || !rng.gen_bool(0.5) {
+        return;
+    }
+    let servers = plan.cluster.servers();
+    for _ in 0..rng.gen_range(1..=3) {
+        let at_ns = rng.gen_range(0..plan.workload.duration_ns);
+        let targets = match rng.gen_range(0..4) {
+            0 => vec![Target::Leader],
+            1 => vec![Target::Followers],
+            2 => vec![Target::All],
+            _ => vec![Target::Node(rng.gen_range(1..=servers))],
+        };
+        let point = CrashPoint::ALL[rng.gen_range(0..CrashPoint::ALL.len())];
+        let down_ns = rng.gen_range(50..=2_000) * NS_PER_MS;
+        plan.faults.push(TimedFault { at_ns, fault: Fault::CrashAt { targets, point, down_ns } });
+    }
+    plan.description.push_str("; protocol-point crashes");
+}
+
 fn lite(rng: &mut ChaCha8Rng) -> RunPlan {
     let cluster = Cluster { voters: 3, observers: rng.gen_range(0..=1), ..Cluster::default() };
     let duration_ns = 5 * NS_PER_S;
@@ -374,7 +415,9 @@ mod tests {
     fn swarm_switches_fault_families_on_and_off_across_seeds() {
         let plans: Vec<RunPlan> = (0..100).map(|s| draw_plan(Profile::Swarm, s)).collect();
         assert!(plans.iter().any(|p| p.faults.is_empty() || p.faults.len() < 3));
-        for kind in ["partition", "crash", "pause", "clock_jump", "reset", "disk_errors", "disk_full"] {
+        for kind in
+            ["partition", "crash", "pause", "clock_jump", "reset", "disk_errors", "disk_full", "crash_at"]
+        {
             assert!(
                 plans.iter().any(|p| p.faults.iter().any(|f| f.fault.kind() == kind)),
                 "no seed drew a {kind} fault"
@@ -388,6 +431,26 @@ mod tests {
             (0..200).filter_map(|s| draw_plan(Profile::Swarm, s).cluster.initial_zxid_counter).collect();
         assert!(counters.len() > 5 && counters.len() < 60, "{} of 200 seeds", counters.len());
         assert!(counters.iter().all(|c| *c >= u32::MAX - 2_000));
+    }
+
+    #[test]
+    fn protocol_point_crashes_are_drawn_for_every_point_without_changing_the_other_draws() {
+        let mut points = std::collections::BTreeSet::new();
+        for seed in 0..300 {
+            let plan = draw_plan(Profile::Swarm, seed);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(1);
+            let base = swarm(&mut rng);
+            let (armed, rest): (Vec<_>, Vec<_>) =
+                plan.faults.iter().partition(|f| matches!(f.fault, Fault::CrashAt { .. }));
+            assert_eq!(rest.into_iter().cloned().collect::<Vec<_>>(), base.faults, "seed {seed}");
+            for f in armed {
+                if let Fault::CrashAt { point, .. } = f.fault {
+                    points.insert(format!("{point:?}"));
+                }
+            }
+        }
+        assert_eq!(points.len(), CrashPoint::ALL.len(), "drawn points: {points:?}");
     }
 
     #[test]

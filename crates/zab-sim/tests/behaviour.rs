@@ -137,3 +137,41 @@ fn a_server_still_catching_up_when_the_liveness_bound_runs_out_is_a_liveness_fai
         "{checker}"
     );
 }
+
+#[test]
+fn a_protocol_point_crash_kills_the_first_target_that_acks_newleader_at_that_very_moment() {
+    use zab_sim::plan::CrashPoint;
+    let r = run_plan(plan(vec![(
+        0,
+        Fault::CrashAt {
+            targets: vec![Target::Followers],
+            point: CrashPoint::NewleaderAck,
+            down_ns: NS_PER_S,
+        },
+    )]));
+    let recs: Vec<(u64, &Event)> = events(&r).collect();
+    let acked =
+        recs.iter().position(|(_, e)| matches!(e, Event::NewLeaderAcked { .. })).expect("a NEWLEADER ack");
+    let (t_ack, Event::NewLeaderAcked { node, .. }) = recs[acked] else { unreachable!() };
+    let crash = recs.iter().position(|(_, e)| matches!(e, Event::Crash { node: n } if n == node));
+    let crash = crash.expect("the acking follower crashed");
+    assert!(crash > acked && recs[crash].0 == t_ack, "crash right after the ACK, in the same instant");
+    let crashes = recs.iter().filter(|(_, e)| matches!(e, Event::Crash { .. })).count();
+    assert_eq!(crashes, 1, "the crash fires once");
+    let back = recs.iter().find_map(|(t, e)| match e {
+        Event::Restart { node: n, .. } if n == node => Some(*t),
+        _ => None,
+    });
+    assert_eq!(back, Some(t_ack + NS_PER_S), "restarted after the downtime");
+}
+
+#[test]
+fn a_protocol_point_crash_that_never_sees_its_point_never_fires() {
+    use zab_sim::plan::CrashPoint;
+    // No TRUNC happens in a fault-free run.
+    let r = run_plan(plan(vec![(
+        0,
+        Fault::CrashAt { targets: vec![Target::All], point: CrashPoint::Truncated, down_ns: NS_PER_S },
+    )]));
+    assert!(!events(&r).any(|(_, e)| matches!(e, Event::Crash { .. })));
+}
