@@ -83,11 +83,24 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         }
         rows.push(row);
     }
-    let doc = render(&rows, seeds, starts, &crate::bench::machine());
     let path = root.join("docs/bug-catalog.md");
+    let mut doc = render(&rows, seeds, starts, &crate::bench::machine());
+    if let Some(notes) = std::fs::read_to_string(&path).ok().as_deref().and_then(notes_block) {
+        doc.push('\n');
+        doc.push_str(notes);
+        doc.push('\n');
+    }
     std::fs::write(&path, &doc).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     print!("{doc}");
     Ok(())
+}
+
+/// The hand-written block between `<!-- notes -->` and `<!-- /notes -->` (markers included), which
+/// a re-run keeps.
+fn notes_block(doc: &str) -> Option<&str> {
+    let start = doc.find("<!-- notes -->")?;
+    let end = doc[start..].find("<!-- /notes -->")? + start + "<!-- /notes -->".len();
+    Some(&doc[start..end])
 }
 
 /// Runs the release `zabsim` with `args`; its stdout. (A hunt's exit code is the class of what it
@@ -214,6 +227,13 @@ mod tests {
         assert!(parse_list_line("garbage").is_err());
         let r = parse_list_line("ZK-261     ZOOKEEPER-261    entry 12  vote at zero: loss").unwrap();
         assert_eq!((r.entry.as_str(), r.defect.as_str()), ("12", "vote at zero"));
+    }
+
+    #[test]
+    fn the_notes_block_survives_a_rewrite() {
+        let doc = "table\n<!-- notes -->\nwhy ZK-1 hides\n<!-- /notes -->\ntail";
+        assert_eq!(notes_block(doc), Some("<!-- notes -->\nwhy ZK-1 hides\n<!-- /notes -->"));
+        assert_eq!(notes_block("no notes"), None);
     }
 
     #[test]
