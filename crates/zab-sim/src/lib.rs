@@ -31,9 +31,12 @@
 //! - [`workload`]: the seeded operation mix the clients run.
 //! - [`check`]: ZAB invariants checked after every event and at the end; the run loop adds
 //!   `state-agreement` (servers at the same zxid hold the same tree digest) and named liveness checks.
+//! - [`history`]: the client history, kept in every trace mode, checked at the end of every run
+//!   against ZooKeeper's guarantee (linearizable writes, per-session ordered reads).
 
 pub mod check;
 pub mod disk;
+pub mod history;
 pub mod net;
 pub mod plan;
 pub mod queue;

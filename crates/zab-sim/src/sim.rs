@@ -31,6 +31,7 @@ use zab_tree::Zxid;
 
 use crate::check::{Invariants, Violation};
 use crate::disk::{Completion, Disk, DiskFailure, FileOp, Poll};
+use crate::history::{self, ClientCheck, ClientHistory};
 use crate::net::{Addr, Channel, Dir, LinkId, Network, Wake};
 use crate::plan::{CrashPoint, DiskBudget, Fault, LoadMode, RunPlan, Target};
 use crate::queue::EventQueue;
@@ -101,6 +102,9 @@ pub struct Report {
     pub nodes: Vec<NodeReport>,
     /// One line per role/phase transition (when asked for).
     pub status_lines: Vec<String>,
+    /// The end-of-run check of the client history against ZooKeeper's guarantee (`None` when
+    /// the run stopped at an earlier safety violation).
+    pub client_check: Option<ClientCheck>,
 }
 
 /// What to run and how much to record.
@@ -364,6 +368,9 @@ struct Sim {
     cout: ClientOut,
     inv: Invariants,
     check_invariants: bool,
+    /// Kept in every trace mode for the end-of-run consistency check.
+    history: ClientHistory,
+    client_check: Option<ClientCheck>,
     violation: Option<Violation>,
     /// The liveness checker that failed and why.
     liveness_failed: Option<Violation>,
@@ -460,6 +467,8 @@ impl Sim {
             cout: ClientOut::new(),
             inv: Invariants::new(voters),
             check_invariants,
+            history: ClientHistory::new(),
+            client_check: None,
             violation: None,
             liveness_failed: None,
             trace: TraceSink {
@@ -525,6 +534,9 @@ impl Sim {
         }
         if self.violation.is_none() && self.liveness_failed.is_none() {
             self.end_checks();
+        }
+        if self.violation.is_none() {
+            self.check_client_history();
         }
         for n in 1..=self.nodes.len() as u64 {
             self.record_digest(n);
@@ -1177,6 +1189,7 @@ impl Sim {
         let session = cl.client.session_id().0;
         let server = cl.link.map_or(0, |(_, s)| s);
         self.stats.client_ops += 1;
+        self.history.invoke(c, session, xid.0, &request);
         self.record(Event::Invoke { client: c, session, xid: xid.0, server, op: request });
         self.perform_client(c);
     }
@@ -1224,6 +1237,7 @@ impl Sim {
                     }
                     Err(e) => (None, client_outcome(&e)),
                 };
+                self.history.complete(c, session, xid.0, zxid, &outcome);
                 self.record(Event::Complete { client: c, session, xid: xid.0, zxid, result: outcome });
                 if self.plan.workload.mode == LoadMode::Closed && xid.0 > 0 {
                     let think = self.plan.workload.think_ns;
@@ -1764,6 +1778,21 @@ impl Sim {
         }
     }
 
+    /// ZooKeeper's guarantee over the client history (zab-check's zxid witness and black-box
+    /// search), on the tree settings the servers run with.
+    fn check_client_history(&mut self) {
+        let config = self
+            .nodes
+            .iter()
+            .find_map(|n| n.replica.as_ref().map(|r| r.tree().config().clone()))
+            .unwrap_or_default();
+        let check = history::check_client_history(std::mem::take(&mut self.history), &config);
+        if let Some(v) = check.violation.clone() {
+            self.fail(v);
+        }
+        self.client_check = Some(check);
+    }
+
     fn fail(&mut self, v: Violation) {
         if self.violation.is_none() {
             self.trace
@@ -1832,6 +1861,7 @@ impl Sim {
             stats: SimStats { messages: self.stats.messages, ..self.stats },
             nodes,
             status_lines: self.status_lines.unwrap_or_default(),
+            client_check: self.client_check,
         }
     }
 }

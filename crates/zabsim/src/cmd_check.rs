@@ -318,7 +318,7 @@ enum TraceVerdict {
 /// Invariants, black-box write linearizability and the zxid witness for one zabsim trace.
 fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
     use zab_check::zab_trace::{parse_trace, Event, Role};
-    use zab_check::zookeeper::{self, WitnessVerdict};
+    use zab_check::zookeeper;
     let trace = match parse_trace(text, name) {
         Ok(t) => t,
         Err(e) => {
@@ -346,23 +346,10 @@ fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
             return TraceVerdict::BadInput;
         }
     };
-    let config = zookeeper::tree_config_of(&calls);
-    let mut budget =
-        Budget { max_steps: Some(TRACE_SEARCH_STEPS), max_memory_bytes: Some(1 << 30), should_stop: None };
-    let (report, history) = zookeeper::check_calls(&calls, &config, &mut budget);
-    let search_text = match &report.search.verdict {
-        Verdict::Linearizable => "consistent".to_string(),
-        Verdict::NotLinearizable(c) => format!("VIOLATION (call #{} cannot be placed)", c.op),
-        Verdict::Unknown(why) => format!("unknown ({}; not a failure)", unknown_reason(*why)),
-    };
-    let witness_text = match &report.witness {
-        WitnessVerdict::Consistent => "consistent".to_string(),
-        WitnessVerdict::Violation { kind, at, message } => {
-            format!("VIOLATION ({kind}) at record {}: {message}", at / 2)
-        }
-        WitnessVerdict::Inconclusive(why) => format!("inconclusive ({why})"),
-    };
-    let zk_violation = report.violation(&history);
+    // Exactly the end-of-run check of the simulator, on the tree settings the calls show.
+    let check = zab_sim::history::check_calls(&calls, &zookeeper::tree_config_of(&calls));
+    let (search_text, witness_text) = (&check.search, &check.witness);
+    let zk_violation = check.violation.as_ref();
     let failed = !violations.is_empty() || zk_violation.is_some();
     if json {
         let list: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
@@ -370,7 +357,7 @@ fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
             "{}",
             json!({"file": name, "records": records.len(), "invariant_violations": list,
                    "calls": calls.len(), "black_box": search_text, "zxid_witness": witness_text,
-                   "zk_violation": zk_violation.as_ref().map(|v| format!("{}: {}", v.checker, v.message)),
+                   "zk_violation": zk_violation.map(|v| v.to_string()),
                    "verdict": if failed { "violation" } else { "pass" }})
         );
     } else {
@@ -380,7 +367,7 @@ fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
             calls.len()
         );
         if let Some(v) = &zk_violation {
-            println!("  {} violated: {}", v.checker, v.message);
+            println!("  {v}");
         }
         if violations.is_empty() {
             println!("  invariants: all hold (voters {voters:?})");
@@ -395,9 +382,6 @@ fn check_trace(name: &str, text: &str, json: bool) -> TraceVerdict {
         TraceVerdict::Pass
     }
 }
-
-/// Search steps the black-box ZooKeeper check of one trace may take before it says unknown.
-const TRACE_SEARCH_STEPS: u64 = 20_000_000;
 
 fn unknown_reason(why: Unknown) -> &'static str {
     match why {
