@@ -313,6 +313,25 @@ fn a_write_that_lost_its_connection_may_or_may_not_have_happened() {
 }
 
 #[test]
+fn an_error_about_the_session_not_the_tree_leaves_the_outcome_unknown() {
+    let moved = |seen: &str, version: i32, zxid: u64| {
+        H::new()
+            .ok(1, create("/a", "v1"), z(1), created("/a"))
+            .err(1, set("/a", "v2", -1), ErrorCode::SessionMoved)
+            .ok(2, get("/a"), zxid, data(seen, stat(z(1), zxid, z(1), version, seen)))
+    };
+    assert_passes(&moved("v1", 0, z(1)));
+    assert_passes(&moved("v2", 1, z(2)));
+    // A tree error is the tree's answer: the node exists, so NoNode cannot be.
+    let h = H::new().ok(1, create("/a", "v1"), z(1), created("/a")).err(
+        1,
+        set("/a", "v2", -1),
+        ErrorCode::NoNode,
+    );
+    assert_flagged(&h, ViolationKind::WrongResult);
+}
+
+#[test]
 fn an_acknowledged_write_that_later_reads_do_not_show_is_flagged() {
     let h = H::new()
         .ok(1, create("/a", "v1"), z(1), created("/a"))

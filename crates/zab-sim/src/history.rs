@@ -12,7 +12,7 @@ use crate::check::Violation;
 
 /// Search steps the end-of-run black-box check may take; beyond, its verdict is unknown (not
 /// a failure: the witness still judged every call).
-pub const SEARCH_STEPS: u64 = 2_000_000;
+pub const SEARCH_STEPS: u64 = 300_000;
 
 /// Memory the end-of-run black-box check may hold.
 pub const SEARCH_MEMORY_BYTES: usize = 256 << 20;

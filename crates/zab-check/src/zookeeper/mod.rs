@@ -30,6 +30,8 @@ mod model;
 pub mod partition;
 mod witness;
 
+use std::cell::Cell;
+
 use zab_trace::{Outcome, Record};
 use zab_tree::proto::{CreateKind, Request};
 use zab_tree::{ErrorCode, TreeConfig, Zxid};
@@ -39,7 +41,8 @@ pub use model::{annotate, Observed, ZkAction, ZkModel, ZkOp, ZkState, UNKNOWN_ZX
 pub use witness::{check_zxid_witness, ViolationKind, WitnessVerdict};
 
 use crate::history::{History, Operation};
-use crate::search::{check_with_budget, Budget, CheckReport, Verdict};
+use crate::model::Model;
+use crate::search::{check_with_budget, Budget, CheckReport, Unknown, Verdict};
 
 /// The history the checkers judge, built from client calls.
 ///
@@ -58,8 +61,10 @@ pub fn history(calls: &[ZkCall]) -> History<ZkOp> {
     for (index, call) in calls.iter().enumerate() {
         let observed = match &call.outcome {
             Some(Outcome::Ok { response }) => Observed::Ok(response.clone()),
-            Some(Outcome::Err { code }) => Observed::Err(*code),
-            Some(Outcome::ConnectionLoss | Outcome::SessionExpired) | None => Observed::Unknown,
+            Some(Outcome::Err { code }) if decided_by_tree(*code) => Observed::Err(*code),
+            Some(Outcome::Err { .. } | Outcome::ConnectionLoss | Outcome::SessionExpired) | None => {
+                Observed::Unknown
+            }
         };
         let zxid = call.zxid.filter(|_| observed != Observed::Unknown).map(Zxid);
         let action = match &call.request {
@@ -111,6 +116,32 @@ pub fn history(calls: &[ZkCall]) -> History<ZkOp> {
     History { ops }
 }
 
+/// Whether an error code is the tree's answer (a checker must explain it) rather than the
+/// connection's or the session's (timeouts, a moved or expired session, throttling, a server
+/// error): those leave the call's outcome unknown.
+fn decided_by_tree(code: ErrorCode) -> bool {
+    use ErrorCode::*;
+    !matches!(
+        code,
+        SystemError
+            | ConnectionLoss
+            | MarshallingError
+            | OperationTimeout
+            | UnknownSession
+            | NewConfigNoQuorum
+            | ReconfigInProgress
+            | SessionExpired
+            | InvalidCallback
+            | AuthFailed
+            | SessionMoved
+            | NotReadOnly
+            | RequestTimeout
+            | ReconfigDisabled
+            | SessionClosedRequireSaslAuth
+            | ThrottledOp
+    )
+}
+
 /// A create whose opcode makes a container or TTL node (the flags alone do not say so).
 fn is_container_kind(request: &Request, path: &str) -> bool {
     match request {
@@ -159,15 +190,21 @@ pub fn check_black_box(model: &ZkModel, history: &History<ZkOp>, budget: &mut Bu
         for (o, b) in sub.ops.iter_mut().zip(bare) {
             o.op.after = b.after;
         }
+        let metered = Metered { model, bytes: Cell::new(0) };
+        let limit = budget.max_memory_bytes;
+        let over = || limit.is_some_and(|l| metered.bytes.get() > l);
+        let mut caller_stop = budget.should_stop.as_mut();
+        let mut stop = || over() || caller_stop.as_mut().is_some_and(|f| f());
         let mut part_budget = Budget {
             max_steps: budget.max_steps.map(|m| m.saturating_sub(report.steps)),
-            max_memory_bytes: budget.max_memory_bytes,
-            should_stop: match &mut budget.should_stop {
-                Some(f) => Some(&mut **f),
-                None => None,
-            },
+            max_memory_bytes: limit,
+            should_stop: Some(&mut stop),
         };
-        let r = check_with_budget(model, &sub, &mut part_budget);
+        let mut r = check_with_budget(&metered, &sub, &mut part_budget);
+        if r.verdict == Verdict::Unknown(Unknown::Stopped) && over() {
+            r.verdict = Verdict::Unknown(Unknown::MemoryLimit);
+        }
+        report.peak_memory_bytes = report.peak_memory_bytes.max(metered.bytes.get());
         report.steps += r.steps;
         report.configurations += r.configurations;
         report.peak_memory_bytes = report.peak_memory_bytes.max(r.peak_memory_bytes);
@@ -185,7 +222,7 @@ pub fn check_black_box(model: &ZkModel, history: &History<ZkOp>, budget: &mut Bu
             }
             Verdict::Unknown(why) => {
                 unknown = Some(why);
-                if why != crate::search::Unknown::MemoryLimit {
+                if why != Unknown::MemoryLimit {
                     break;
                 }
             }
@@ -195,6 +232,37 @@ pub fn check_black_box(model: &ZkModel, history: &History<ZkOp>, budget: &mut Bu
         report.verdict = Verdict::Unknown(why);
     }
     report
+}
+
+/// [`ZkModel`] counting the bytes of the tree versions its steps create: the search's own
+/// tables do not see them, and a search that stores many trees must still stop at its memory
+/// budget (an upper bound: versions of states never kept count too).
+struct Metered<'a> {
+    model: &'a ZkModel,
+    bytes: Cell<usize>,
+}
+
+impl Model for Metered<'_> {
+    type Op = ZkOp;
+    type State = ZkState;
+
+    fn init(&self) -> ZkState {
+        self.model.init()
+    }
+
+    fn step(&self, state: &ZkState, op: &ZkOp, next: &mut Vec<ZkState>) {
+        let before = next.len();
+        self.model.step(state, op, next);
+        for s in &next[before..] {
+            if s.latest_index() > state.latest_index() {
+                self.bytes.set(self.bytes.get() + s.latest_bytes());
+            }
+        }
+    }
+
+    fn is_noop(&self, op: &ZkOp) -> bool {
+        self.model.is_noop(op)
+    }
 }
 
 /// Both checkers' verdicts on one history.

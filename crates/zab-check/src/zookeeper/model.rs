@@ -249,6 +249,17 @@ impl ZkState {
     fn latest(&self) -> &Version {
         self.versions.latest()
     }
+
+    /// Position of the latest version in write order.
+    pub(crate) fn latest_index(&self) -> u32 {
+        self.versions.latest_index()
+    }
+
+    /// Roughly what the latest version's tree holds in memory.
+    pub(crate) fn latest_bytes(&self) -> usize {
+        const NODE_BYTES: usize = 256;
+        self.latest().tree.node_count() * NODE_BYTES
+    }
 }
 
 fn is_unknown(z: Zxid) -> bool {

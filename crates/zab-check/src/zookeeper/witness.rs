@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::rc::Rc;
 
 use zab_tree::{AuthIds, DataTree, SessionId, Zxid};
 
@@ -82,10 +81,6 @@ fn is_write(op: &ZkOp) -> bool {
     matches!(op.action, ZkAction::Write { .. })
 }
 
-/// Every version of the tree in zxid order: (zxid of the write that made it, tree, sessions
-/// closed by then).
-type Versions = Vec<(u64, Rc<DataTree>, Rc<BTreeSet<u64>>)>;
-
 struct Witness<'a> {
     model: &'a ZkModel,
     h: &'a History<ZkOp>,
@@ -140,8 +135,8 @@ impl<'a> Witness<'a> {
     fn run(&self) -> Result<(), WitnessVerdict> {
         let floors = self.session_order()?;
         let writes = self.write_order()?;
-        let versions = self.replay(&writes)?;
-        self.reads(&versions, &writes, &floors)
+        let queries = self.queries(&writes, &floors)?;
+        self.replay(&writes, queries)
     }
 
     /// 1. Each session's operations, in FIFO order, reveal non-decreasing zxids, strictly
@@ -203,12 +198,106 @@ impl<'a> Witness<'a> {
         Ok(writes)
     }
 
-    /// 3. Replays the writes in zxid order, checking each result.
-    fn replay(&self, writes: &[(u64, usize)]) -> Result<Versions, WitnessVerdict> {
-        let mut tree = Rc::new(DataTree::new(self.model.config.clone()));
-        let mut closed = Rc::new(BTreeSet::new());
-        let mut versions: Versions = vec![(0, Rc::clone(&tree), Rc::clone(&closed))];
-        for &(z, i) in writes {
+    /// 3. What each read, and each call with a known outcome but no zxid (an error reply),
+    ///    must be explained by: the range of versions (in zxid order; 0 is the initial tree) it
+    ///    may have seen. A read with a zxid saw exactly the version its zxid names; an error
+    ///    reply, some version between what its session had seen (and, for a write, every write
+    ///    that completed before it began) and the last write invoked before it completed.
+    fn queries(&self, writes: &[(u64, usize)], floors: &[u64]) -> Result<Vec<Query>, WitnessVerdict> {
+        // Versions are made by the acknowledged writes; their zxids, in order, after the initial 0.
+        let mut version_zxids = vec![0u64];
+        version_zxids.extend(writes.iter().filter(|(_, i)| self.changes_tree(*i)).map(|(z, _)| *z));
+        let at_zxid = |z: u64| version_zxids.partition_point(|&v| v <= z) - 1;
+        let mut latest_call = Vec::with_capacity(writes.len());
+        let mut max_call = 0u64;
+        for &(_, i) in writes {
+            max_call = max_call.max(self.h.ops[i].call_at);
+            latest_call.push(max_call);
+        }
+        let mut queries = Vec::new();
+        for (i, o) in self.h.ops.iter().enumerate() {
+            if o.op.observed == Observed::Unknown {
+                continue;
+            }
+            match (&o.op.action, revealed(&o.op)) {
+                (ZkAction::Read { .. }, Some(z)) => {
+                    let upto = writes.partition_point(|w| w.0 <= z);
+                    if upto > 0 && o.return_at.is_some_and(|r| latest_call[upto - 1] > r) {
+                        let message =
+                            format!("a read at zxid {z:#x} saw a write invoked after the read completed");
+                        return Err(self.violation(ViolationKind::RealTime, i, message));
+                    }
+                    queries.push(Query { op: i, first: at_zxid(z), last: at_zxid(z), lo: z, hi: z });
+                }
+                (ZkAction::Read { .. } | ZkAction::Write { .. }, None) => {
+                    let mut lo = floors[i];
+                    let mut hi = u64::MAX;
+                    for &(z, w) in writes {
+                        let other = &self.h.ops[w];
+                        if is_write(&o.op) && other.return_at.is_some_and(|r| r < o.call_at) {
+                            lo = lo.max(z);
+                        }
+                        if o.return_at.is_some_and(|r| other.call_at > r) {
+                            hi = hi.min(z);
+                        }
+                    }
+                    let first = at_zxid(lo);
+                    let last = version_zxids.partition_point(|&v| v < hi).saturating_sub(1).max(first);
+                    queries.push(Query { op: i, first, last, lo, hi });
+                }
+                _ => {}
+            }
+        }
+        queries.sort_by_key(|q| (q.first, q.op));
+        Ok(queries)
+    }
+
+    fn changes_tree(&self, i: usize) -> bool {
+        matches!(self.h.ops[i].op.observed, Observed::Ok(_))
+    }
+
+    /// 4. Replays the writes in zxid order on one tree, checking each write's result and, at
+    ///    each version, the queries that may have seen it; a query no version of its range
+    ///    explains is a mismatch. Only the current tree is kept.
+    fn replay(&self, writes: &[(u64, usize)], queries: Vec<Query>) -> Result<(), WitnessVerdict> {
+        let mut tree = DataTree::new(self.model.config.clone());
+        let mut closed = BTreeSet::new();
+        let mut pending = queries.into_iter().peekable();
+        let mut active: Vec<Query> = Vec::new();
+        let mut version = 0usize;
+        let mut next_write = writes.iter();
+        let auth = AuthIds::new();
+        loop {
+            while let Some(q) = pending.next_if(|q| q.first <= version) {
+                active.push(q);
+            }
+            let mut unexplained = None;
+            active.retain(|q| {
+                if self.explains(q.op, &tree, &closed, &auth) {
+                    return false;
+                }
+                if q.last <= version && unexplained.is_none() {
+                    unexplained = Some(q.clone());
+                }
+                q.last > version
+            });
+            if let Some(q) = unexplained {
+                let o = &self.h.ops[q.op];
+                let message = if q.first == q.last {
+                    format!(
+                        "{:?} by session {:#x} at zxid {:#x} answered {:?}, which the tree then does not",
+                        o.op.action, o.op.session, q.lo, o.op.observed
+                    )
+                } else {
+                    format!(
+                        "{:?} by session {:#x} answered {:?}, which no state between zxid {:#x} and {:#x} explains",
+                        o.op.action, o.op.session, o.op.observed, q.lo, q.hi
+                    )
+                };
+                return Err(self.mismatch(q.op, message));
+            }
+            // The next write that changes the tree; the ones before it (errors) are checked too.
+            let Some(&(z, i)) = next_write.next() else { break };
             let op = &self.h.ops[i].op;
             let ZkAction::Write { request, .. } = &op.action else {
                 unreachable!("only writes are replayed")
@@ -222,110 +311,39 @@ impl<'a> Witness<'a> {
                 );
                 return Err(self.mismatch(i, message));
             }
-            if let Some(after) = executed.tree {
-                if matches!(request, zab_tree::proto::Request::CloseSession) {
-                    let mut c = (*closed).clone();
-                    c.insert(op.session);
-                    closed = Rc::new(c);
+            if let Some(after) = executed.tree.filter(|_| self.changes_tree(i)) {
+                if *request == zab_tree::proto::Request::CloseSession {
+                    closed.insert(op.session);
                 }
-                tree = Rc::new(after);
-                versions.push((z, Rc::clone(&tree), Rc::clone(&closed)));
-            }
-        }
-        Ok(versions)
-    }
-
-    /// 4. Every read with a zxid answered from the version at that zxid; every call with a known
-    ///    outcome but no zxid (an error reply) justified by some version the zxids allow.
-    fn reads(
-        &self,
-        versions: &Versions,
-        writes: &[(u64, usize)],
-        floors: &[u64],
-    ) -> Result<(), WitnessVerdict> {
-        // The latest invocation among writes up to each zxid, to catch reads of the future.
-        let mut latest_call = Vec::with_capacity(writes.len());
-        let mut max_call = 0u64;
-        for &(_, i) in writes {
-            max_call = max_call.max(self.h.ops[i].call_at);
-            latest_call.push(max_call);
-        }
-        let at_zxid = |z: u64| versions.partition_point(|v| v.0 <= z) - 1;
-        let auth = AuthIds::new();
-        for (i, o) in self.h.ops.iter().enumerate() {
-            if o.op.observed == Observed::Unknown {
-                continue;
-            }
-            match (&o.op.action, revealed(&o.op)) {
-                (ZkAction::Read { request, .. }, Some(z)) => {
-                    let upto = writes.partition_point(|w| w.0 <= z);
-                    if upto > 0 && o.return_at.is_some_and(|r| latest_call[upto - 1] > r) {
-                        let message =
-                            format!("a read at zxid {z:#x} saw a write invoked after the read completed");
-                        return Err(self.violation(ViolationKind::RealTime, i, message));
-                    }
-                    let v = &versions[at_zxid(z)];
-                    let answer = v.1.read(request, SessionId(o.op.session), &auth);
-                    if !read_matches(&answer, &o.op.observed) {
-                        let message = format!(
-                            "{request:?} by session {:#x} at zxid {z:#x} returned {:?}, but the tree then answers {:?}",
-                            o.op.session, o.op.observed, answer
-                        );
-                        return Err(self.mismatch(i, message));
-                    }
-                }
-                (ZkAction::Read { .. } | ZkAction::Write { .. }, None) => {
-                    self.windowed(i, versions, writes, floors[i], &auth)?;
-                }
-                _ => {}
+                tree = after;
+                version += 1;
             }
         }
         Ok(())
     }
 
-    /// A call with a known outcome but no zxid: some version between what its session had seen
-    /// (and, for a write, every write that completed before it began) and the last write
-    /// invoked before it completed must explain it.
-    fn windowed(
-        &self,
-        i: usize,
-        versions: &Versions,
-        writes: &[(u64, usize)],
-        floor: u64,
-        auth: &AuthIds,
-    ) -> Result<(), WitnessVerdict> {
-        let o = &self.h.ops[i];
-        let mut lo = floor;
-        let mut hi = u64::MAX;
-        for &(z, w) in writes {
-            let other = &self.h.ops[w];
-            if is_write(&o.op) && other.return_at.is_some_and(|r| r < o.call_at) {
-                lo = lo.max(z);
+    /// Does the tree (with `closed` sessions gone) explain operation `i`'s reply?
+    fn explains(&self, i: usize, tree: &DataTree, closed: &BTreeSet<u64>, auth: &AuthIds) -> bool {
+        let o = &self.h.ops[i].op;
+        match &o.action {
+            ZkAction::Read { request, .. } => {
+                read_matches(&tree.read(request, SessionId(o.session), auth), &o.observed)
             }
-            if o.return_at.is_some_and(|r| other.call_at > r) {
-                hi = hi.min(z);
+            ZkAction::Write { request, zxid } => {
+                write_matches(&execute(tree, closed, o.session, request, *zxid).result, &o.observed)
             }
-        }
-        let first = versions.partition_point(|v| v.0 <= lo).saturating_sub(1);
-        let last = versions.partition_point(|v| v.0 < hi);
-        let explained =
-            versions[first..last.max(first + 1)].iter().any(|(_, tree, closed)| match &o.op.action {
-                ZkAction::Read { request, .. } => {
-                    read_matches(&tree.read(request, SessionId(o.op.session), auth), &o.op.observed)
-                }
-                ZkAction::Write { request, zxid } => {
-                    write_matches(&execute(tree, closed, o.op.session, request, *zxid).result, &o.op.observed)
-                }
-                _ => true,
-            });
-        if explained {
-            Ok(())
-        } else {
-            let message = format!(
-                "{:?} by session {:#x} answered {:?}, which no state between zxid {lo:#x} and {hi:#x} explains",
-                o.op.action, o.op.session, o.op.observed
-            );
-            Err(self.mismatch(i, message))
+            _ => true,
         }
     }
+}
+
+/// A call and the versions (indices in zxid order) that may have answered it.
+#[derive(Clone, Debug)]
+struct Query {
+    op: usize,
+    first: usize,
+    last: usize,
+    /// The zxid bounds the range came from, for messages.
+    lo: u64,
+    hi: u64,
 }
