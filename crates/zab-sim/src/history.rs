@@ -1,6 +1,7 @@
 //! The client history of a run, kept whatever the trace mode, and ZooKeeper's consistency
 //! guarantee checked over it at the end of every run ([`zab_check::zookeeper`]): the zxid
-//! witness always, the black-box search within [`SEARCH_STEPS`].
+//! witness always, the black-box search within a step budget proportional to the history
+//! ([`SEARCH_STEPS_PER_CALL`]).
 
 use zab_check::zookeeper::{self, CallRecorder, WitnessVerdict, ZkCall, ZkHistoryError};
 use zab_check::{Budget, Unknown, Verdict};
@@ -10,9 +11,14 @@ use zab_tree::TreeConfig;
 
 use crate::check::Violation;
 
-/// Search steps the end-of-run black-box check may take; beyond, its verdict is unknown (not
-/// a failure: the witness still judged every call).
-pub const SEARCH_STEPS: u64 = 300_000;
+/// Search steps the end-of-run black-box check may take per checked call, plus
+/// [`SEARCH_STEPS_BASE`]; beyond, its verdict is unknown (not a failure: the witness still
+/// judged every call). A consistent history usually takes about one step per call; a budget
+/// proportional to the history keeps the check's cost a small factor of the run's.
+pub const SEARCH_STEPS_PER_CALL: u64 = 2;
+
+/// Search steps every end-of-run black-box check may take whatever the history's size.
+pub const SEARCH_STEPS_BASE: u64 = 1_000;
 
 /// Memory the end-of-run black-box check may hold.
 pub const SEARCH_MEMORY_BYTES: usize = 256 << 20;
@@ -97,7 +103,7 @@ pub fn check_client_history(history: ClientHistory, config: &TreeConfig) -> Clie
 /// Checks client calls (from a run, or from a trace with [`zookeeper::calls`]).
 pub fn check_calls(calls: &[ZkCall], config: &TreeConfig) -> ClientCheck {
     let mut budget = Budget {
-        max_steps: Some(SEARCH_STEPS),
+        max_steps: Some(SEARCH_STEPS_BASE + SEARCH_STEPS_PER_CALL * calls.len() as u64),
         max_memory_bytes: Some(SEARCH_MEMORY_BYTES),
         should_stop: None,
     };
