@@ -1740,9 +1740,14 @@ impl Sim {
             return;
         }
         if self.plan.checks.convergence && self.liveness_failed.is_none() {
-            // The session table is replicated state too: every live server must track the same
-            // sessions with the same timeouts.
-            let mut tables = self.nodes.iter().filter_map(|n| n.replica.as_ref().map(|r| (n.id, r.tree())));
+            // The session table is replicated state too: every live server compared for digests
+            // (a server locked out by a higher acceptedEpoch is not) must track the same sessions
+            // with the same timeouts.
+            let mut tables = self
+                .nodes
+                .iter()
+                .filter(|n| digests.contains_key(&n.id))
+                .filter_map(|n| n.replica.as_ref().map(|r| (n.id, r.tree())));
             if let Some((first, t0)) = tables.next() {
                 if let Some((other, t)) = tables.find(|(_, t)| t.sessions() != t0.sessions()) {
                     let only = |a: &zab_tree::DataTree, b: &zab_tree::DataTree| -> Vec<String> {
