@@ -270,3 +270,36 @@ fn a_voter_quorum_counts_each_voter_once_and_never_an_observer() {
     assert!(!is_voter_quorum(&[1, 2], &five));
     assert!(is_voter_quorum(&[1, 2, 5], &five));
 }
+
+#[test]
+fn every_committed_simulator_trace_satisfies_every_invariant() {
+    // The traces in traces/ are runs the simulator passed. They hold the cases a whole-trace
+    // invariant must not mistake for violations: the ACK of NEWLEADER (an epoch, not a txn), a
+    // wiped disk whose epoch files start over, and a server locked out by a higher acceptedEpoch.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../traces");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("traces/ exists") {
+        let path = entry.expect("directory entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ndjson") {
+            continue;
+        }
+        let file = std::fs::File::open(&path).expect("trace opens");
+        let name = path.display().to_string();
+        let trace = zab_trace::read_trace(std::io::BufReader::new(file), &name).expect("trace parses");
+        let mut servers = BTreeSet::new();
+        let mut observers = BTreeSet::new();
+        for r in &trace.records {
+            if let Event::Role { node, role, .. } = r.ev {
+                servers.insert(node);
+                if role == zab_trace::Role::Observing {
+                    observers.insert(node);
+                }
+            }
+        }
+        let voters: BTreeSet<u64> = servers.difference(&observers).copied().collect();
+        let found = check_all(&trace.records, &voters);
+        assert!(found.is_empty(), "{name}: {found:?}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} traces found in {}", dir.display());
+}
