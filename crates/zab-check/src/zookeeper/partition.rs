@@ -147,7 +147,9 @@ impl Footprints {
         match request {
             Request::Create { path, .. } => {
                 let parent = parent_of(path).unwrap_or("/");
-                out.push((Resource::Node(parent.to_string()), Access::Read));
+                // The parent node as its writers name it (under a sequential parent, a child counts
+                // as part of the grandparent's children).
+                out.push((self.node(parent), Access::Read));
                 out.push((self.node(path), Access::ReadWrite));
                 out.push((Resource::Children(parent.to_string()), Access::Write));
             }
