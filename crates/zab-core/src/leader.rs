@@ -844,14 +844,7 @@ impl Replica {
         for path in self.db.tree.reap_candidates(wall) {
             let Some(zxid) = self.next_zxid(out) else { return };
             let auth = AuthIds::new();
-            let ctx = zab_tree::PrepContext {
-                session: SessionId(0),
-                cxid: 0,
-                zxid,
-                time_ms: wall,
-                auth: &auth,
-                session_status: zab_tree::SessionStatus::Active,
-            };
+            let ctx = zab_tree::PrepContext::system(zxid, wall, &auth);
             let RoleState::Leading(l) = &mut self.role else { return };
             let txn = l.prep.prepare_delete_container(&self.db.tree, &ctx, &path);
             marks::hit("leader: container reaper proposes deleteContainer");

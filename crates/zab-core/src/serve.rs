@@ -748,14 +748,7 @@ impl Replica {
             let zxid = Zxid(self.standalone.last_zxid.0.max(self.db.last_zxid().0) + 1);
             self.standalone.last_zxid = zxid;
             let auth = AuthIds::new();
-            let ctx = zab_tree::PrepContext {
-                session: SessionId(0),
-                cxid: 0,
-                zxid,
-                time_ms: wall,
-                auth: &auth,
-                session_status: SessionStatus::Active,
-            };
+            let ctx = zab_tree::PrepContext::system(zxid, wall, &auth);
             let txn = self.standalone.prep.prepare_delete_container(&self.db.tree, &ctx, &path);
             marks::hit("standalone: container reaper proposes deleteContainer");
             self.standalone.pending.push_back(txn.clone());

@@ -44,6 +44,21 @@ pub struct PrepContext<'a> {
     pub session_status: SessionStatus,
 }
 
+impl<'a> PrepContext<'a> {
+    /// The context of a txn the server makes on its own, such as reaping a container or an
+    /// expired TTL node: no session, no xid, the given (empty) auth.
+    pub fn system(zxid: Zxid, time_ms: i64, auth: &'a AuthIds) -> PrepContext<'a> {
+        PrepContext {
+            session: SessionId(0),
+            cxid: 0,
+            zxid,
+            time_ms,
+            auth,
+            session_status: SessionStatus::Active,
+        }
+    }
+}
+
 /// The state of one node as the leader expects it after every prepared txn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PendingNode {
