@@ -637,6 +637,27 @@ pub enum ExpectedOutcome {
     Liveness,
 }
 
+impl Expect {
+    /// Whether a run ended as expected: the outcome, and when a checker is named, that checker.
+    pub fn is_met_by(&self, report: &crate::sim::Report) -> bool {
+        let checker_ok = match &self.violation {
+            Some(name) => report.violation.as_ref().is_some_and(|v| &v.checker == name),
+            None => true,
+        };
+        ExpectedOutcome::from(report.outcome) == self.outcome && checker_ok
+    }
+}
+
+impl From<crate::sim::RunOutcome> for ExpectedOutcome {
+    fn from(outcome: crate::sim::RunOutcome) -> ExpectedOutcome {
+        match outcome {
+            crate::sim::RunOutcome::Pass => ExpectedOutcome::Pass,
+            crate::sim::RunOutcome::Safety => ExpectedOutcome::Safety,
+            crate::sim::RunOutcome::Liveness => ExpectedOutcome::Liveness,
+        }
+    }
+}
+
 impl RunPlan {
     /// Checks values serde cannot: counts, ranges, and that targets name existing servers.
     pub fn validate(&self) -> Result<(), String> {

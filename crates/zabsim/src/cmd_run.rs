@@ -129,7 +129,7 @@ pub fn run_cmd(args: &RunArgs) -> u8 {
             }
         }
         if let PlanSource::Scenario(p) = &source {
-            if meets_expectation(p, &report) && p.expect.outcome != zab_sim::plan::ExpectedOutcome::Pass {
+            if p.expect.is_met_by(&report) && p.expect.outcome != zab_sim::plan::ExpectedOutcome::Pass {
                 let what = report.violation.as_ref().map_or(String::new(), |v| format!(": {v}"));
                 println!("seed {seed}: {:?} as the scenario expects{what}", report.outcome);
                 continue;
@@ -190,21 +190,6 @@ fn report_failure(
     }
     println!("zabsim replay {}", path.display());
     code
-}
-
-/// Whether a run ended the way its scenario's `[expect]` says.
-pub fn meets_expectation(plan: &RunPlan, report: &Report) -> bool {
-    use zab_sim::plan::ExpectedOutcome;
-    let outcome = match report.outcome {
-        RunOutcome::Pass => ExpectedOutcome::Pass,
-        RunOutcome::Safety => ExpectedOutcome::Safety,
-        RunOutcome::Liveness => ExpectedOutcome::Liveness,
-    };
-    let checker_ok = match &plan.expect.violation {
-        Some(name) => report.violation.as_ref().is_some_and(|v| &v.checker == name),
-        None => true,
-    };
-    outcome == plan.expect.outcome && checker_ok
 }
 
 enum PlanSource {

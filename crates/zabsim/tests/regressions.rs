@@ -5,51 +5,29 @@
 //! so a new one is tested without touching this file. Each runs with its pinned `seed` (a plan saved
 //! by `zabsim hunt --save-scenario`), else with `ZABSIM_SEED` (default 1).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{env_seed, load, repo_dir, toml_files};
 use zab_core::Mutation;
 use zab_sim::plan::{ExpectedOutcome, RunPlan};
 use zab_sim::sim::{run, Report, RunConfig, RunOutcome, TraceMode};
 
 fn regressions_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/regressions")
-}
-
-fn seed() -> u64 {
-    std::env::var("ZABSIM_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    repo_dir("scenarios/regressions")
 }
 
 fn regression_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(regressions_dir())
-        .expect("scenarios/regressions/ exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn load(path: &Path) -> RunPlan {
-    let text = std::fs::read_to_string(path).expect("readable scenario");
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| e.to_string());
-    zab_sim::scenario::parse_scenario(&text, &path.display().to_string(), &read)
-        .unwrap_or_else(|e| panic!("{e}"))
+    toml_files(&regressions_dir())
 }
 
 fn stem(path: &Path) -> String {
     path.file_stem().expect("a file name").to_string_lossy().to_string()
 }
 
-fn outcome(report: &Report) -> ExpectedOutcome {
-    match report.outcome {
-        RunOutcome::Pass => ExpectedOutcome::Pass,
-        RunOutcome::Safety => ExpectedOutcome::Safety,
-        RunOutcome::Liveness => ExpectedOutcome::Liveness,
-    }
-}
-
 fn run_plan(plan: RunPlan) -> Report {
-    let seed = plan.seed.unwrap_or_else(seed);
+    let seed = plan.seed.unwrap_or_else(env_seed);
     run(&RunConfig { seed, plan, trace: TraceMode::Off, status: false }).expect("valid plan")
 }
 
@@ -77,11 +55,10 @@ fn each_regression_is_caught_with_its_mutation_and_passes_without_it() {
     let mut failures = Vec::new();
     for path in regression_files() {
         let plan = load(&path);
-        let seed = plan.seed.unwrap_or_else(seed);
+        let seed = plan.seed.unwrap_or_else(env_seed);
         let expect = plan.expect.clone();
         let mutated = run_plan(plan.clone());
-        let checker = mutated.violation.as_ref().map(|v| v.checker.clone());
-        if outcome(&mutated) != expect.outcome || checker != expect.violation {
+        if !expect.is_met_by(&mutated) {
             failures.push(format!(
                 "{}: with the mutation expected {:?} ({}), got {:?} ({})\n  reproduce: zabsim run --scenario {} \
                  --seed {seed}",
