@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::probe_script::WireItem;
 use zab_client::{
     Anomaly, Client, ClientAction, ClientConfig, ClientError, ClientInput, ClientOut, ConnectString,
     ServerIndex, SessionState, Xid,
@@ -44,15 +45,6 @@ pub const CALL_GAP_MS: u64 = 1;
 pub struct NoAnswer {
     /// Which call, for the report.
     pub what: String,
-}
-
-/// One item of the recorded wire, in arrival order.
-#[derive(Clone, Debug, PartialEq)]
-pub enum WireItem {
-    /// A notification the server sent to a session.
-    Event { session: &'static str, event: WatchEvent },
-    /// The probe's own marker: the call `step` of `session` returned here.
-    Reply { session: &'static str, step: String },
 }
 
 /// One client session and what happened to it.
