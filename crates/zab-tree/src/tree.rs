@@ -185,6 +185,17 @@ impl DataTree {
         Applied { result, triggers, digest_mismatch }
     }
 
+    /// The result applying `txn` gives when it changes no node and no session, without
+    /// applying it: an error txn's code, or a failed multi's per-op codes. `None` for a txn
+    /// that would change the tree (whose result only applying it tells).
+    pub fn failed_result(txn: &Txn) -> Option<Result<Response, ErrorCode>> {
+        match &txn.body {
+            TxnBody::Error { code } => Some(Err(*code)),
+            TxnBody::Multi(ops) => failed_multi_results(ops).map(|r| Ok(Response::Multi(r))),
+            _ => None,
+        }
+    }
+
     /// Answers a read (exists, getData, getChildren, getChildren2, getAllChildrenNumber,
     /// getEphemerals of `session`, getACL) for a connection with `auth` ids. exists on a missing
     /// node is `NoNode` on the wire (the client turns it into a null Stat). ACLs: READ for
@@ -303,15 +314,8 @@ impl DataTree {
         ops: &[TxnBody],
         triggers: &mut Vec<WatchTrigger>,
     ) -> Vec<MultiResult> {
-        if ops.iter().any(|op| matches!(op, TxnBody::Error { .. })) {
-            // A failed multi changes nothing; each op reports its code.
-            return ops
-                .iter()
-                .map(|op| match op {
-                    TxnBody::Error { code } => MultiResult::Error { code: *code },
-                    _ => MultiResult::Error { code: ErrorCode::RuntimeInconsistency },
-                })
-                .collect();
+        if let Some(failed) = failed_multi_results(ops) {
+            return failed;
         }
         ops.iter()
             .map(|op| match (op, self.apply_op(txn, op, triggers)) {
@@ -600,4 +604,20 @@ pub(crate) fn node_digest_of(path: &str, data: Option<&[u8]>, s: &NodeStat) -> u
     fields[52..60].copy_from_slice(&s.ephemeral_owner.0.to_be_bytes());
     h.update(&fields);
     h.finalize()
+}
+
+/// A multi with an error op is a failed multi: it changes nothing and each op reports its code
+/// (an op that is not an error, `RuntimeInconsistency`). `None` for a multi without errors.
+fn failed_multi_results(ops: &[TxnBody]) -> Option<Vec<MultiResult>> {
+    if !ops.iter().any(|op| matches!(op, TxnBody::Error { .. })) {
+        return None;
+    }
+    let results = ops
+        .iter()
+        .map(|op| match op {
+            TxnBody::Error { code } => MultiResult::Error { code: *code },
+            _ => MultiResult::Error { code: ErrorCode::RuntimeInconsistency },
+        })
+        .collect();
+    Some(results)
 }

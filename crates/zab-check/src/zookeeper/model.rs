@@ -11,7 +11,7 @@ use std::rc::Rc;
 use zab_tree::proto::{MultiResult, Request, Response};
 use zab_tree::{
     AuthIds, DataTree, ErrorCode, OwnerKind, PrepContext, Preparer, SessionId, SessionStatus, Stat,
-    TreeConfig, Zxid,
+    TreeConfig, Txn, Zxid,
 };
 
 use crate::model::Model;
@@ -460,6 +460,52 @@ pub(crate) fn execute(
     request: &Request,
     zxid: Zxid,
 ) -> Executed {
+    let txn = prepare(tree, closed, session, request, zxid);
+    if let Some(result) = DataTree::failed_result(&txn) {
+        return Executed { tree: None, result };
+    }
+    let mut after = tree.clone();
+    let result = after.apply(&txn).result;
+    Executed { tree: succeeded(&result).then_some(after), result }
+}
+
+/// What the server answers to `request` (see [`execute`]), without keeping the tree it makes:
+/// the tree is only copied when the request would change it.
+pub(crate) fn execute_result(
+    tree: &DataTree,
+    closed: &BTreeSet<u64>,
+    session: u64,
+    request: &Request,
+    zxid: Zxid,
+) -> Result<Response, ErrorCode> {
+    let txn = prepare(tree, closed, session, request, zxid);
+    DataTree::failed_result(&txn).unwrap_or_else(|| tree.clone().apply(&txn).result)
+}
+
+/// Runs `request` (see [`execute`]) on `tree` itself and returns what the server answers. When
+/// the answer is not a success (an error, a failed multi) the tree may be left anywhere between
+/// before and after: the caller must then not use it any more.
+pub(crate) fn execute_in_place(
+    tree: &mut DataTree,
+    closed: &BTreeSet<u64>,
+    session: u64,
+    request: &Request,
+    zxid: Zxid,
+) -> Result<Response, ErrorCode> {
+    let txn = prepare(tree, closed, session, request, zxid);
+    tree.apply(&txn).result
+}
+
+/// Did a write with this result change the tree?
+pub(crate) fn succeeded(result: &Result<Response, ErrorCode>) -> bool {
+    match result {
+        Ok(Response::Multi(results)) => first_multi_error(results).is_none(),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
+fn prepare(tree: &DataTree, closed: &BTreeSet<u64>, session: u64, request: &Request, zxid: Zxid) -> Txn {
     let status = if closed.contains(&session) { SessionStatus::Expired } else { SessionStatus::Active };
     let auth = AuthIds::new();
     let ctx = PrepContext {
@@ -470,15 +516,7 @@ pub(crate) fn execute(
         auth: &auth,
         session_status: status,
     };
-    let txn = Preparer::new().prepare(tree, &ctx, request);
-    let mut after = tree.clone();
-    let result = after.apply(&txn).result;
-    let succeeded = match &result {
-        Ok(Response::Multi(results)) => first_multi_error(results).is_none(),
-        Ok(_) => true,
-        Err(_) => false,
-    };
-    Executed { tree: succeeded.then_some(after), result }
+    Preparer::new().prepare(tree, &ctx, request)
 }
 
 /// Does a write's result explain what was observed?

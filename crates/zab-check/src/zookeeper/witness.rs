@@ -6,7 +6,9 @@ use std::fmt;
 
 use zab_tree::{AuthIds, DataTree, SessionId, Zxid};
 
-use super::model::{execute, read_matches, write_matches, Observed, ZkAction, ZkModel, ZkOp};
+use super::model::{
+    execute_in_place, execute_result, read_matches, write_matches, Observed, ZkAction, ZkModel, ZkOp,
+};
 use super::partition::parts;
 use crate::history::History;
 
@@ -258,7 +260,7 @@ impl<'a> Witness<'a> {
 
     /// 4. Replays the writes in zxid order on one tree, checking each write's result and, at
     ///    each version, the queries that may have seen it; a query no version of its range
-    ///    explains is a mismatch. Only the current tree is kept.
+    ///    explains is a mismatch. Only the current tree is kept, and changed in place.
     fn replay(&self, writes: &[(u64, usize)], queries: Vec<Query>) -> Result<(), WitnessVerdict> {
         let mut tree = DataTree::new(self.model.config.clone());
         let mut closed = BTreeSet::new();
@@ -302,20 +304,26 @@ impl<'a> Witness<'a> {
             let ZkAction::Write { request, .. } = &op.action else {
                 unreachable!("only writes are replayed")
             };
-            let executed = execute(&tree, &closed, op.session, request, Zxid(z));
-            if !write_matches(&executed.result, &op.observed) {
+            // A write that answered Ok runs on the tree itself: if the tree answers otherwise
+            // the replay stops here, and if it answers Ok too the write changed the tree.
+            let changes = self.changes_tree(i);
+            let result = if changes {
+                execute_in_place(&mut tree, &closed, op.session, request, Zxid(z))
+            } else {
+                execute_result(&tree, &closed, op.session, request, Zxid(z))
+            };
+            if !write_matches(&result, &op.observed) {
                 let message = format!(
                     "{request:?} by session {:#x} at zxid {z:#x} answered {:?}, \
                      but in zxid order the tree answers {:?}",
-                    op.session, op.observed, executed.result
+                    op.session, op.observed, result
                 );
                 return Err(self.mismatch(i, message));
             }
-            if let Some(after) = executed.tree.filter(|_| self.changes_tree(i)) {
+            if changes {
                 if *request == zab_tree::proto::Request::CloseSession {
                     closed.insert(op.session);
                 }
-                tree = after;
                 version += 1;
             }
         }
@@ -330,7 +338,7 @@ impl<'a> Witness<'a> {
                 read_matches(&tree.read(request, SessionId(o.session), auth), &o.observed)
             }
             ZkAction::Write { request, zxid } => {
-                write_matches(&execute(tree, closed, o.session, request, *zxid).result, &o.observed)
+                write_matches(&execute_result(tree, closed, o.session, request, *zxid), &o.observed)
             }
             _ => true,
         }
