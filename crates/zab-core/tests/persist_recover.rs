@@ -471,3 +471,86 @@ fn the_initialize_marker_is_not_needed_once_data_exists() {
 fn last_epoch() -> u32 {
     history(30, 12).last().expect("txns").zxid.epoch()
 }
+
+/// The disk of a follower synced by TRUNC or SNAP: the txns the sync brought (`synced`) are only in
+/// the snapshot written at NEWLEADER; the log holds what came before the sync and what came after.
+fn disk_after_a_snapshot_sync(txns: &[zab_tree::Txn], synced: std::ops::Range<usize>) -> DiskImage {
+    let mut disk = image(&txns[..synced.start], &Layout::default());
+    let at_newleader = tree_after(&txns[..synced.end]);
+    disk.files.insert(
+        snapshot_file_name(at_newleader.last_processed_zxid()),
+        zab_core::persist::encode_snapshot(&at_newleader),
+    );
+    if synced.end < txns.len() {
+        let mut log = encode_log_header();
+        for txn in &txns[synced.end..] {
+            log.extend(encode_log_record(txn));
+        }
+        disk.files.insert(log_file_name(txns[synced.end].zxid), log);
+    }
+    let epoch = Epoch(txns.last().expect("txns").zxid.epoch());
+    disk.files.insert(ACCEPTED_EPOCH_FILE.to_string(), encode_epoch(epoch));
+    disk.files.insert(CURRENT_EPOCH_FILE.to_string(), encode_epoch(epoch));
+    disk
+}
+
+#[test]
+fn an_intact_snapshot_from_a_sync_bridges_the_txns_the_log_never_held() {
+    let txns = history(40, 11);
+    let disk = disk_after_a_snapshot_sync(&txns, 12..30);
+    let r = recovered(&disk);
+    assert_eq!(r.snapshot_file, Some(snapshot_file_name(txns[29].zxid)));
+    assert_eq!(zxids(&r.replayed), zxids(&txns[30..]));
+    assert_eq!(r.tree, tree_after(&txns));
+}
+
+/// Clean swarm seeds 201772, 202724 and 206562: a follower synced by TRUNC read its NEWLEADER
+/// snapshot back with a flipped bit, fell back to an older snapshot, and replayed the later log on
+/// top of it without the synced txns: it came back at the right zxid with a different tree.
+#[test]
+fn a_damaged_snapshot_that_the_later_log_builds_on_is_refused() {
+    let txns = history(40, 11);
+    let mut disk = disk_after_a_snapshot_sync(&txns, 12..30);
+    let name = snapshot_file_name(txns[29].zxid);
+    let bytes = disk.files.get_mut(&name).expect("NEWLEADER snapshot");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x04;
+    match recover(&disk) {
+        Err(RecoverError::SnapshotNeeded { snapshot, log_file, next_zxid }) => {
+            assert_eq!(snapshot.file, name);
+            assert_eq!(snapshot.zxid, txns[29].zxid);
+            assert_eq!(log_file, log_file_name(txns[30].zxid));
+            assert_eq!(next_zxid, txns[30].zxid);
+        }
+        other => panic!("expected SnapshotNeeded, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_damaged_snapshot_nothing_was_logged_after_leaves_the_older_state() {
+    // A crash tore the NEWLEADER snapshot before anything followed it: the server never got past
+    // the sync, and the state before it is one it really had.
+    let txns = history(30, 12);
+    let mut disk = disk_after_a_snapshot_sync(&txns, 12..30);
+    let name = snapshot_file_name(txns[29].zxid);
+    let bytes = disk.files.get_mut(&name).expect("NEWLEADER snapshot");
+    bytes.truncate(bytes.len() / 3);
+    let r = recovered(&disk);
+    assert_eq!(r.skipped_snapshots.len(), 1);
+    assert_eq!(r.skipped_snapshots[0].zxid, txns[29].zxid);
+    assert_eq!(r.last_logged_zxid, Some(txns[11].zxid));
+    assert_eq!(r.tree, tree_after(&txns[..12]));
+}
+
+#[test]
+fn a_damaged_snapshot_whose_txns_the_log_also_holds_is_not_needed() {
+    // A periodic snapshot: every txn it holds is in the log too, so the log passes through it.
+    let txns = history(30, 13);
+    let layout = Layout { snapshots_after: vec![0, 10, 20], log_splits: vec![20], ..Layout::default() };
+    let mut disk = image(&txns, &layout);
+    let bytes = disk.files.get_mut(&snapshot_file_name(txns[19].zxid)).expect("snapshot");
+    bytes[20] ^= 0x80;
+    let r = recovered(&disk);
+    assert_eq!(r.snapshot_file, Some(snapshot_file_name(txns[9].zxid)));
+    assert_eq!(r.tree, tree_after(&txns));
+}

@@ -11,7 +11,11 @@
 //! 3. No valid snapshot: log records → refuse ([`RecoverError::LogWithoutSnapshot`]); no records
 //!    → an empty tree at zxid 0 if the `initialize` marker exists or `db.autocreate` is on, else
 //!    *uninitialized*: no zxid at all, and the server does not vote until a leader syncs it.
-//! 4. Every logged txn above the base's zxid is applied, in log order.
+//! 4. Every logged txn above the base's zxid is applied, in log order. A newer snapshot that was
+//!    skipped must not have been needed: if the log goes on past its zxid without the replay
+//!    passing through it, the txns in between lived only in that snapshot (a TRUNC or SNAP sync
+//!    logs none of the txns it brings) and recovery refuses ([`RecoverError::SnapshotNeeded`]).
+//!    (ZooKeeper replays onto the older snapshot here and comes back with a different state.)
 //! 5. Epoch files: a missing one takes the epoch of the last zxid; when that epoch is above
 //!    `currentEpoch`, `currentEpoch.tmp` is used if it holds an epoch at least as high, else
 //!    recovery refuses; `acceptedEpoch < currentEpoch` refuses; text that is not an epoch refuses.
@@ -58,6 +62,8 @@ impl RecoverOptions {
 pub struct SkippedSnapshot {
     /// The file name.
     pub file: String,
+    /// The zxid in its name: the last txn it was written to hold.
+    pub zxid: Zxid,
     /// What was wrong with it.
     pub reason: String,
 }
@@ -144,6 +150,10 @@ pub enum RecoverError {
     Corrupt { file: String, offset: u64, reason: String },
     /// Log records without a usable snapshot to apply them to.
     LogWithoutSnapshot { log_file: String, skipped: Vec<SkippedSnapshot> },
+    /// The log goes on past an unusable snapshot without holding the txns up to it: they lived
+    /// only in that snapshot (a TRUNC or SNAP sync puts the txns it brings into the snapshot
+    /// written at NEWLEADER, not into the log), so the records after it have nothing to apply to.
+    SnapshotNeeded { snapshot: SkippedSnapshot, log_file: String, next_zxid: Zxid },
     /// An epoch file whose content is not an epoch.
     BadEpochFile { file: String, content: String },
     /// The log holds txns of an epoch newer than `currentEpoch`, and no `currentEpoch.tmp` says
@@ -166,6 +176,11 @@ impl fmt::Display for RecoverError {
                 }
                 Ok(())
             }
+            RecoverError::SnapshotNeeded { snapshot, log_file, next_zxid } => write!(
+                f,
+                "{} is unusable ({}), but {log_file} goes on at {next_zxid} without the txns up to {}",
+                snapshot.file, snapshot.reason, snapshot.zxid
+            ),
             RecoverError::BadEpochFile { file, content } => {
                 write!(f, "{file}: expected a decimal epoch, got {content:?}")
             }
@@ -232,6 +247,24 @@ pub fn recover_disk_with(image: &DiskImage, options: &RecoverOptions) -> Result<
         replayed.push(logged.txn.clone());
         prev = zxid;
     }
+    // A newer snapshot that failed its checks can be done without only if the replay passes
+    // through its zxid: then the log holds everything it held. A log that goes on past it
+    // otherwise was written on top of txns that live only in that snapshot (those of a TRUNC or
+    // SNAP sync, acknowledged with NEWLEADER): applying the later records to the older base would
+    // build a state no other server has. (With no record above it, the snapshot was torn before
+    // anything followed it, and the older state is one the server really had.)
+    for skipped in skipped_snapshots.iter().filter(|s| s.zxid > base_zxid) {
+        if replayed.binary_search_by_key(&skipped.zxid, |t| t.zxid).is_ok() {
+            continue;
+        }
+        if let Some(next) = log.iter().find(|l| l.txn.zxid > skipped.zxid) {
+            return Err(RecoverError::SnapshotNeeded {
+                snapshot: skipped.clone(),
+                log_file: log_files[next.file].name.clone(),
+                next_zxid: next.txn.zxid,
+            });
+        }
+    }
     if let Some(index) = hole {
         let first = &log[index];
         let file = log_files[first.file].name.clone();
@@ -284,9 +317,10 @@ fn newest_valid_snapshot(image: &DiskImage, config: &TreeConfig) -> (Option<Base
             }
             Ok((_, zxid)) => skipped.push(SkippedSnapshot {
                 file: file.clone(),
+                zxid: named,
                 reason: format!("named {named} but holds {zxid}"),
             }),
-            Err(e) => skipped.push(SkippedSnapshot { file: file.clone(), reason: e.to_string() }),
+            Err(e) => skipped.push(SkippedSnapshot { file: file.clone(), zxid: named, reason: e.to_string() }),
         }
     }
     (None, skipped)
