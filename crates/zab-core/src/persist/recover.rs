@@ -320,7 +320,9 @@ fn newest_valid_snapshot(image: &DiskImage, config: &TreeConfig) -> (Option<Base
                 zxid: named,
                 reason: format!("named {named} but holds {zxid}"),
             }),
-            Err(e) => skipped.push(SkippedSnapshot { file: file.clone(), zxid: named, reason: e.to_string() }),
+            Err(e) => {
+                skipped.push(SkippedSnapshot { file: file.clone(), zxid: named, reason: e.to_string() })
+            }
         }
     }
     (None, skipped)
