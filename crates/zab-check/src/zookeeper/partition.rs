@@ -45,6 +45,7 @@
 //! session has operations in (the same relaxation: it may take effect at a different point in
 //! each).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use zab_tree::path::parent_of;
@@ -92,7 +93,7 @@ pub(crate) struct Footprints {
 }
 
 impl Footprints {
-    pub(crate) fn new(ops: &[ZkOp]) -> Self {
+    pub(crate) fn new<'a>(ops: impl IntoIterator<Item = &'a ZkOp>) -> Self {
         let mut seq_parents = BTreeSet::new();
         let mut ephemerals: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
         for op in ops {
@@ -192,10 +193,11 @@ pub(crate) fn for_each_create(request: &Request, f: &mut dyn FnMut(&str, CreateM
 
 /// The independent parts of `ops`: connected components of "touch a resource some operation
 /// reads", each in ascending index order, ordered by their first operation. Syncs join every
-/// part their session is in.
-pub fn parts(ops: &[ZkOp]) -> Vec<Vec<usize>> {
-    let footprints = Footprints::new(ops);
-    let touched: Vec<Vec<(Resource, Access)>> = ops.iter().map(|op| footprints.of(op)).collect();
+/// part their session is in. Takes the operations themselves or references to them.
+pub fn parts<T: Borrow<ZkOp>>(ops: &[T]) -> Vec<Vec<usize>> {
+    let op = |i: usize| ops[i].borrow();
+    let footprints = Footprints::new(ops.iter().map(T::borrow));
+    let touched: Vec<Vec<(Resource, Access)>> = ops.iter().map(|op| footprints.of(op.borrow())).collect();
     let read: BTreeSet<&Resource> =
         touched.iter().flatten().filter(|(_, a)| a.reads()).map(|(r, _)| r).collect();
     let written: BTreeSet<&Resource> =
@@ -229,7 +231,7 @@ pub fn parts(ops: &[ZkOp]) -> Vec<Vec<usize>> {
     }
     let mut parts: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut syncs = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
+    for (i, op) in ops.iter().map(T::borrow).enumerate() {
         if matches!(op.action, ZkAction::Sync) {
             syncs.push(i);
         } else {
@@ -238,10 +240,10 @@ pub fn parts(ops: &[ZkOp]) -> Vec<Vec<usize>> {
     }
     let mut parts: Vec<Vec<usize>> = parts.into_values().collect();
     for s in syncs {
-        let session = ops[s].session;
+        let session = op(s).session;
         let mut placed = false;
         for part in &mut parts {
-            if part.iter().any(|&i| ops[i].session == session) {
+            if part.iter().any(|&i| op(i).session == session) {
                 let at = part.partition_point(|&i| i < s);
                 part.insert(at, s);
                 placed = true;

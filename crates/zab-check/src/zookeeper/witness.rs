@@ -94,7 +94,7 @@ struct Witness<'a> {
 
 impl<'a> Witness<'a> {
     fn new(model: &'a ZkModel, h: &'a History<ZkOp>) -> Self {
-        let ops: Vec<ZkOp> = h.ops.iter().map(|o| o.op.clone()).collect();
+        let ops: Vec<&ZkOp> = h.ops.iter().map(|o| &o.op).collect();
         let mut component = vec![usize::MAX; ops.len()];
         for (c, part) in parts(&ops).into_iter().enumerate() {
             for i in part {
