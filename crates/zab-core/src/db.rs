@@ -23,6 +23,8 @@ pub(crate) struct LogEntry {
     pub file: usize,
     /// Byte offset of the record in that file.
     pub offset: u64,
+    /// Its [`txn_hash`], taken from the record's bytes when it was logged.
+    pub hash: u64,
 }
 
 /// One log file (`version-2/log.<hex first zxid>`).
@@ -83,12 +85,14 @@ impl Db {
         }
         let file = self.log_files.len() - 1;
         let record = persist::encode_log_record(txn);
+        // The record's payload is the txn's encoding: hash it here rather than encode again.
+        let hash = fnv1a(&record[persist::RECORD_HEADER_LEN..]);
         let lf = &mut self.log_files[file];
         let offset = lf.len;
         lf.len += record.len() as u64;
         ops.push(DiskOp::Append { file: lf.name.clone(), bytes: record });
         ops.push(DiskOp::Sync { file: lf.name.clone() });
-        self.log.push(LogEntry { txn: txn.clone(), file, offset });
+        self.log.push(LogEntry { txn: txn.clone(), file, offset, hash });
         self.since_snapshot += 1;
         ops
     }
@@ -123,6 +127,16 @@ impl Db {
             self.history.push_back(txn.clone());
         }
         self.tentative.push_back((txn.zxid, hash));
+    }
+
+    /// The [`txn_hash`] of `txn`: the one its log entry kept when this very txn is in the log
+    /// (the usual case: a txn is logged before it is applied), else computed.
+    pub fn hash_of(&self, txn: &Txn) -> u64 {
+        let i = self.log.partition_point(|e| e.txn.zxid < txn.zxid);
+        match self.log.get(i) {
+            Some(e) if e.txn == *txn => e.hash,
+            _ => txn_hash(txn),
+        }
     }
 
     /// Marks applied txns up to `upto` as committed; returns them for `Applied` events.
@@ -178,10 +192,76 @@ impl Db {
 /// A 64-bit content hash of a txn (FNV-1a over its encoding), so traces can compare the txn two
 /// replicas applied at the same zxid.
 pub(crate) fn txn_hash(txn: &Txn) -> u64 {
+    fnv1a(&txn.encode())
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in txn.encode() {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use zab_tree::{DataTree, SessionId, Txn, TxnBody, Zxid};
+
+    use super::{txn_hash, Db};
+
+    fn empty_db() -> Db {
+        Db {
+            tree: DataTree::default(),
+            initialized: true,
+            log: Vec::new(),
+            log_files: Vec::new(),
+            roll_next: true,
+            base: None,
+            history: VecDeque::new(),
+            history_cap: 0,
+            durable_upto: Zxid(0),
+            since_snapshot: 0,
+            tentative: VecDeque::new(),
+            confirmed: Zxid(0),
+        }
+    }
+
+    fn set_data(zxid: u64, data: &[u8]) -> Txn {
+        Txn {
+            zxid: Zxid(zxid),
+            session: SessionId(7),
+            cxid: 1,
+            time_ms: 0,
+            body: TxnBody::SetData { path: "/a".to_string(), data: Some(data.to_vec()), version: 1 },
+            digest: None,
+        }
+    }
+
+    #[test]
+    fn the_hash_kept_at_append_is_the_content_hash_of_the_logged_txn() {
+        let mut db = empty_db();
+        let txns: Vec<Txn> = (1..=5).map(|z| set_data(z, &[z as u8; 40])).collect();
+        for t in &txns {
+            db.append(t);
+        }
+        for t in &txns {
+            assert_eq!(db.log.iter().find(|e| e.txn.zxid == t.zxid).map(|e| e.hash), Some(txn_hash(t)));
+            assert_eq!(db.hash_of(t), txn_hash(t));
+        }
+    }
+
+    #[test]
+    fn a_txn_the_log_does_not_hold_is_hashed_from_its_content() {
+        let mut db = empty_db();
+        db.append(&set_data(1, b"logged"));
+        // Same zxid, other content (a diverged txn), and a zxid beyond the log.
+        let other = set_data(1, b"other");
+        let beyond = set_data(9, b"later");
+        assert_eq!(db.hash_of(&other), txn_hash(&other));
+        assert_ne!(db.hash_of(&other), db.hash_of(&set_data(1, b"logged")));
+        assert_eq!(db.hash_of(&beyond), txn_hash(&beyond));
+    }
 }

@@ -427,7 +427,7 @@ impl Replica {
         }
         for t in &batch {
             ops.extend(self.db.append(t));
-            out.event(CoreEvent::Logged { zxid: t.zxid, hash: crate::db::txn_hash(t) });
+            out.event(CoreEvent::Logged { zxid: t.zxid, hash: self.db.hash_of(t) });
         }
         let upto = self.db.last_zxid();
         if ops.is_empty() && mutated!(self, Zk1264b) {
@@ -734,7 +734,7 @@ impl Replica {
         }
         for t in &batch {
             ops.extend(self.db.append(t));
-            out.event(CoreEvent::Logged { zxid: t.zxid, hash: crate::db::txn_hash(t) });
+            out.event(CoreEvent::Logged { zxid: t.zxid, hash: self.db.hash_of(t) });
         }
         let upto = self.db.last_zxid();
         let ack = !self.learner_ref().observer;

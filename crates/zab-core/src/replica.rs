@@ -180,7 +180,8 @@ impl Replica {
             if logged.txn.zxid > snapshot_zxid {
                 let file = file_index[logged.file].expect("every recovered record's file is listed");
                 db.since_snapshot += 1;
-                db.log.push(crate::db::LogEntry { txn: logged.txn, file, offset: logged.offset });
+                let hash = txn_hash(&logged.txn);
+                db.log.push(crate::db::LogEntry { txn: logged.txn, file, offset: logged.offset, hash });
             }
         }
         db.roll_next = true;
@@ -621,7 +622,7 @@ impl Replica {
         let mut ops = Vec::new();
         for t in txns {
             ops.extend(self.db.append(t));
-            out.event(CoreEvent::Logged { zxid: t.zxid, hash: txn_hash(t) });
+            out.event(CoreEvent::Logged { zxid: t.zxid, hash: self.db.hash_of(t) });
         }
         let upto = txns[txns.len() - 1].zxid;
         self.persist(ops, IoPurpose::Log { upto, ack }, out);
@@ -675,7 +676,7 @@ impl Replica {
                 message: format!("digest mismatch after applying {}: replicas have diverged", txn.zxid),
             });
         }
-        let hash = txn_hash(txn);
+        let hash = self.db.hash_of(txn);
         self.db.remember_applied(txn, hash);
         if confirmed {
             for (z, h) in self.db.confirm(txn.zxid) {

@@ -31,7 +31,7 @@ const MAGIC: &[u8; 4] = b"ZSLG";
 const FORMAT_VERSION: u32 = 1;
 /// The database id written in headers. ZooKeeper writes 0 too; it is checked, not interpreted.
 const DBID: u64 = 0;
-const RECORD_HEADER_LEN: usize = 12;
+pub const RECORD_HEADER_LEN: usize = 12;
 
 /// One complete, checked record.
 #[derive(Clone, Debug, PartialEq, Eq)]

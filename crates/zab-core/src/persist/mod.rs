@@ -30,7 +30,10 @@ use zab_tree::Zxid;
 
 use crate::ids::Epoch;
 
-pub use log::{encode_log_header, encode_log_record, scan_log, LogEnd, LogRecord, LogScan, LOG_HEADER_LEN};
+pub use log::{
+    encode_log_header, encode_log_record, scan_log, LogEnd, LogRecord, LogScan, LOG_HEADER_LEN,
+    RECORD_HEADER_LEN,
+};
 pub use recover::{
     recover_disk, recover_disk_with, LogFileInfo, LoggedTxn, RecoverError, RecoverOptions, Recovered,
     SkippedSnapshot, Truncation,
