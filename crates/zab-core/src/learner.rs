@@ -437,8 +437,32 @@ impl Replica {
             // Nothing to write: go straight to currentEpoch.
             self.persist_epoch(EpochFile::Current, epoch, out);
         } else {
+            let ops = self.with_updating_epoch_marker(ops);
             self.persist(ops, IoPurpose::NewLeaderBatch { epoch, upto }, out);
         }
+    }
+
+    /// `ops` (the NEWLEADER snapshot and txns), preceded by the durable `updatingEpoch` marker: a
+    /// crash after they are durable and before currentEpoch is finds history of the new epoch on
+    /// disk and the marker that says it was adopted, and recovery takes its epoch
+    /// (ZOOKEEPER-1653). The marker goes with the next currentEpoch write.
+    fn with_updating_epoch_marker(
+        &mut self,
+        ops: Vec<crate::persist::DiskOp>,
+    ) -> Vec<crate::persist::DiskOp> {
+        use crate::persist::{DiskOp, UPDATING_EPOCH_FILE};
+        if ops.is_empty() || mutated!(self, Zk1653) {
+            // ZOOKEEPER-1653 (mutation): no marker, so no recovery rule for that crash.
+            return ops;
+        }
+        self.updating_epoch_marker = true;
+        let marker = UPDATING_EPOCH_FILE.to_string();
+        let mut all = vec![
+            DiskOp::WriteFile { file: marker.clone(), bytes: Vec::new() },
+            DiskOp::Sync { file: marker },
+        ];
+        all.extend(ops);
+        all
     }
 
     pub(crate) fn learner_newleader_batch_durable(&mut self, epoch: Epoch, out: &mut Out) {
@@ -723,6 +747,7 @@ impl Replica {
         out: &mut Out,
     ) {
         if order == NewLeaderOrder::LogAfterUpToDate {
+            let ops = self.with_updating_epoch_marker(ops);
             self.learner_mut().deferred_log = batch;
             let upto = self.db.last_zxid();
             if ops.is_empty() {
@@ -738,6 +763,7 @@ impl Replica {
         }
         let upto = self.db.last_zxid();
         let ack = !self.learner_ref().observer;
+        let ops = self.with_updating_epoch_marker(ops);
         match order {
             NewLeaderOrder::AckWithoutWaiting => {
                 if !ops.is_empty() {

@@ -27,6 +27,10 @@ pub enum Mutation {
     /// Catalog 3, ZOOKEEPER-1264 (c): the leader sends LEADERINFO before its own acceptedEpoch is
     /// durable.
     Zk1264c,
+    /// Catalog 4, ZOOKEEPER-1653: no recovery rule for a crash between the NEWLEADER history and
+    /// currentEpoch: the learner writes no `updatingEpoch` marker before its NEWLEADER snapshot and
+    /// txns, so recovery finds a log newer than currentEpoch and nothing that explains it.
+    Zk1653,
     /// Catalog 5, ZOOKEEPER-1154: DIFF whenever the follower's zxid lies within the leader's history
     /// range, without checking that the leader holds that very txn (no TRUNC of a divergent tail).
     Zk1154,
@@ -81,6 +85,7 @@ impl Mutation {
         Mutation::Zk1264a,
         Mutation::Zk1264b,
         Mutation::Zk1264c,
+        Mutation::Zk1653,
         Mutation::Zk1154,
         Mutation::Zk1156,
         Mutation::Zk962,
@@ -106,6 +111,7 @@ impl Mutation {
             Mutation::Zk1264a => "ZK-1264a",
             Mutation::Zk1264b => "ZK-1264b",
             Mutation::Zk1264c => "ZK-1264c",
+            Mutation::Zk1653 => "ZK-1653",
             Mutation::Zk1154 => "ZK-1154",
             Mutation::Zk1156 => "ZK-1156",
             Mutation::Zk962 => "ZK-962",
@@ -136,6 +142,7 @@ impl Mutation {
             Mutation::Zk1732 | Mutation::Zk1732b => 1,
             Mutation::Zk261 => 2,
             Mutation::Zk1264a | Mutation::Zk1264b | Mutation::Zk1264c => 3,
+            Mutation::Zk1653 => 4,
             Mutation::Zk1154 | Mutation::Zk1156 => 5,
             Mutation::Zk962 => 8,
             Mutation::Zk3911 => 9,
@@ -163,6 +170,10 @@ impl Mutation {
             }
             Mutation::Zk1264b => "persist currentEpoch at UPTODATE instead of before the NEWLEADER ACK",
             Mutation::Zk1264c => "send LEADERINFO before persisting the leader's acceptedEpoch",
+            Mutation::Zk1653 => {
+                "no recovery rule for a crash after the NEWLEADER history is durable and before currentEpoch \
+                 (no updatingEpoch marker)"
+            }
             Mutation::Zk1154 => {
                 "choose DIFF whenever min <= peerZxid <= max without checking the peer zxid is in history"
             }
@@ -213,6 +224,10 @@ impl Mutation {
             Mutation::Zk1264c => {
                 "a leader that crashes before its acceptedEpoch is durable proposes the same epoch again: \
                  two leaders in one epoch"
+            }
+            Mutation::Zk1653 => {
+                "a follower that crashes after its NEWLEADER snapshot or txns of the new epoch are durable \
+                 and before currentEpoch is refuses its own disk on restart: it cannot rejoin"
             }
             Mutation::Zk1154 => {
                 "a follower keeps an uncommitted txn of an old epoch that the leader never had: replicas \

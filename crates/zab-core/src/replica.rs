@@ -122,6 +122,8 @@ pub struct Replica {
     repairs: Vec<DiskOp>,
     /// Appends after which the next snapshot is taken.
     snap_threshold: u64,
+    /// The `updatingEpoch` marker was written (NEWLEADER) and the next currentEpoch write removes it.
+    pub(crate) updating_epoch_marker: bool,
     /// Defects switched on for this replica (reference §5).
     #[cfg(feature = "mutations")]
     pub(crate) mutations: BTreeSet<crate::mutation::Mutation>,
@@ -216,6 +218,7 @@ impl Replica {
             halted: None,
             repairs: rec.repairs,
             snap_threshold: 0,
+            updating_epoch_marker: false,
             #[cfg(feature = "mutations")]
             mutations: BTreeSet::new(),
             #[cfg(feature = "mutations")]
@@ -608,7 +611,11 @@ impl Replica {
             debug_assert!(epoch >= self.accepted_promised, "acceptedEpoch would go back: node {}", self.me);
             self.accepted_promised = self.accepted_promised.max(epoch);
         }
-        let ops = persist::epoch_file_ops(name, epoch);
+        let mut ops = persist::epoch_file_ops(name, epoch);
+        if file == EpochFile::Current && std::mem::take(&mut self.updating_epoch_marker) {
+            // Only once the epoch is in place: recovery trusts the marker until then.
+            ops.push(DiskOp::Delete { file: persist::UPDATING_EPOCH_FILE.to_string() });
+        }
         // The in-memory copy changes only once the file is durable, as the real server writes
         // the file before updating its field.
         self.persist(ops, IoPurpose::Epoch { file, epoch }, out);

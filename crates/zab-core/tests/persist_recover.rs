@@ -9,7 +9,7 @@ use zab_core::persist::recover_disk;
 use zab_core::persist::{
     encode_epoch, encode_log_header, encode_log_record, encode_snapshot_bytes, epoch_file_ops, log_file_name,
     recover_disk_with, snapshot_file_name, DiskImage, DiskOp, LogEnd, RecoverError, RecoverOptions,
-    Recovered, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, INITIALIZE_FILE, LOG_HEADER_LEN,
+    Recovered, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE, INITIALIZE_FILE, LOG_HEADER_LEN, UPDATING_EPOCH_FILE,
 };
 use zab_core::{Epoch, ServerId};
 use zab_tree::{DataTree, FuzzySnapshot, Zxid};
@@ -423,6 +423,46 @@ fn a_torn_or_garbage_current_epoch_tmp_file_is_not_trusted() {
         recover(&disk),
         Err(RecoverError::CurrentEpochBehindLog { current_epoch: Epoch(1), last_zxid: last })
     );
+}
+
+#[test]
+fn the_updating_epoch_marker_makes_the_epoch_of_a_newer_log_current_and_is_removed_after() {
+    // ZOOKEEPER-1653: a learner crashed after its NEWLEADER history (txns of the new epoch) was
+    // durable and before its currentEpoch write began.
+    let (mut disk, last) = disk_with_epochs(None, Some(b"1\n"));
+    let epoch = Epoch(last.epoch());
+    disk.files.insert(ACCEPTED_EPOCH_FILE.into(), encode_epoch(epoch));
+    disk.files.insert(UPDATING_EPOCH_FILE.into(), Vec::new());
+    let r = recovered(&disk);
+    assert_eq!((r.accepted_epoch, r.current_epoch), (epoch, epoch));
+    let mut expected = epoch_file_ops(CURRENT_EPOCH_FILE, epoch);
+    expected.push(DiskOp::Delete { file: UPDATING_EPOCH_FILE.into() });
+    assert_eq!(r.repairs, expected);
+    apply_all(&mut disk, &r.repairs);
+    assert!(disk.file(UPDATING_EPOCH_FILE).is_none());
+    let again = recovered(&disk);
+    assert_eq!((again.current_epoch, again.repairs), (epoch, Vec::new()));
+}
+
+#[test]
+fn the_updating_epoch_marker_wins_over_a_torn_current_epoch_tmp_file() {
+    let (mut disk, last) = disk_with_epochs(None, Some(b"1\n"));
+    let epoch = Epoch(last.epoch());
+    disk.files.insert(ACCEPTED_EPOCH_FILE.into(), encode_epoch(epoch));
+    disk.files.insert(format!("{CURRENT_EPOCH_FILE}.tmp"), Vec::new());
+    assert!(matches!(recover(&disk), Err(RecoverError::BadEpochFile { .. })));
+    disk.files.insert(UPDATING_EPOCH_FILE.into(), Vec::new());
+    assert_eq!(recovered(&disk).current_epoch, epoch);
+}
+
+#[test]
+fn a_stale_updating_epoch_marker_changes_no_epoch_and_is_removed() {
+    // The log's epoch is not above currentEpoch: the marker says nothing and only goes away.
+    let (mut disk, _) = disk_with_epochs(Some(b"9\n"), Some(b"8\n"));
+    disk.files.insert(UPDATING_EPOCH_FILE.into(), Vec::new());
+    let r = recovered(&disk);
+    assert_eq!((r.accepted_epoch, r.current_epoch), (Epoch(9), Epoch(8)));
+    assert_eq!(r.repairs, vec![DiskOp::Delete { file: UPDATING_EPOCH_FILE.into() }]);
 }
 
 #[test]

@@ -214,6 +214,50 @@ fn zk962_advertises_the_new_epoch_before_the_diff_and_loses_an_acknowledged_writ
     assert!(!leader_dies_during_a_diff(Some(Mutation::Zk962)));
 }
 
+/// Server 1 sleeps through an election, so its currentEpoch is behind; it rejoins and is DIFF-synced
+/// to a write of the new epoch, and crashes the moment that history is durable and its currentEpoch
+/// write was only issued. Returns whether it restarts from its disk, after checking the premise.
+fn crash_between_the_newleader_history_and_current_epoch(mutation: Option<Mutation>) -> bool {
+    use zab_core::persist::{DiskOp, CURRENT_EPOCH_FILE};
+    let mut c = serving(mutation);
+    let old_epoch = c.status(S1).unwrap().current_epoch;
+    c.crash(S1);
+    c.crash(S3);
+    c.start(S3);
+    assert!(c.run_until(30_000, |c| c.leader().is_some_and(|l| c.status(l).unwrap().serving)));
+    let leader = c.leader().expect("a leader of S2 and S3");
+    let conn = session(&mut c, leader);
+    let z = write(&mut c, conn, 1, "/new-epoch");
+    assert!(z.epoch() > old_epoch.0, "the write {z} is in a later epoch than server 1's {old_epoch}");
+    c.start(S1);
+    let writing_current_epoch = |c: &Cluster| {
+        c.nodes[&S1]
+            .pending_io
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .any(|op| matches!(op, DiskOp::Rename { to, .. } if to == CURRENT_EPOCH_FILE))
+    };
+    assert!(c.run_until(10_000, writing_current_epoch), "{}", c.status_table());
+    c.crash(S1);
+    let restarted = c.start(S1);
+    if restarted {
+        assert_eq!(c.status(S1).unwrap().last_logged, Some(z), "the synced write is on disk");
+        assert_eq!(c.status(S1).unwrap().current_epoch.0, z.epoch());
+        assert!(c.run_until(30_000, |c| c.all_serving()), "{}", c.status_table());
+    }
+    restarted
+}
+
+#[test]
+fn without_a_mutation_a_learner_crashed_before_its_current_epoch_write_restarts_in_the_synced_epoch() {
+    assert!(crash_between_the_newleader_history_and_current_epoch(None));
+}
+
+#[test]
+fn zk1653_a_learner_crashed_before_its_current_epoch_write_refuses_its_disk() {
+    assert!(!crash_between_the_newleader_history_and_current_epoch(Some(Mutation::Zk1653)));
+}
+
 #[test]
 fn every_mutation_name_parses_back() {
     for m in Mutation::ALL {

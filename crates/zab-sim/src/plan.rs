@@ -514,6 +514,10 @@ pub enum CrashPoint {
     NewleaderAck,
     /// A server's currentEpoch file became durable.
     CurrentEpochWritten,
+    /// A server is about to write currentEpoch (a learner once its NEWLEADER history is durable, a
+    /// leader once an ACKEPOCH quorum is in): it crashes before any of that write, or anything its
+    /// step would do after it, happens; what was durable before stays.
+    CurrentEpochWrite,
     /// A server's acceptedEpoch file became durable.
     AcceptedEpochWritten,
     /// A leader queued a learner's sync stream (DIFF, TRUNC or SNAP, then NEWLEADER).
@@ -532,7 +536,7 @@ pub enum CrashPoint {
 
 impl CrashPoint {
     /// Every point, in the order the swarm draws from.
-    pub const ALL: [CrashPoint; 9] = [
+    pub const ALL: [CrashPoint; 10] = [
         CrashPoint::NewleaderAck,
         CrashPoint::CurrentEpochWritten,
         CrashPoint::AcceptedEpochWritten,
@@ -542,6 +546,7 @@ impl CrashPoint {
         CrashPoint::Established,
         CrashPoint::ProposalAck,
         CrashPoint::Commit,
+        CrashPoint::CurrentEpochWrite,
     ];
 }
 

@@ -7,7 +7,8 @@
 //! A run has two phases. The **safety phase** lasts the workload's duration: clients issue
 //! requests and the plan's faults fire at their times. The **liveness phase** then heals the
 //! network, resumes paused servers, restarts crashed ones (wiping a disk the server refuses to
-//! recover from, under the tolerated budget) and requires, within the plan's bound, one
+//! recover from after a fault damaged it, under the tolerated budget; refusing an undamaged disk
+//! fails the run as `node-cannot-restart`) and requires, within the plan's bound, one
 //! established leader followed by a quorum, every live server caught up, and every client request
 //! answered. Invariants are checked after every event; acknowledged writes and convergence at the
 //! end.
@@ -681,6 +682,15 @@ impl Sim {
                 self.record(Event::Restart { node: id, recovered: None });
                 self.record(Event::DiskFault { node: id, fault: format!("recovery refused: {e}") });
                 self.nodes[i].refused = Some(e.to_string());
+                if self.plan.knobs.disk_budget == DiskBudget::Tolerated && !self.untrusted_disks.contains(&id)
+                {
+                    // Crashes, torn unsynced writes and failed requests are what a server must
+                    // survive: only a fault that damaged durable data excuses a refused disk.
+                    self.fail(Violation {
+                        checker: "node-cannot-restart".to_string(),
+                        message: format!("server {id} refuses its own disk after a crash: {e}"),
+                    });
+                }
             }
         }
     }
@@ -720,6 +730,13 @@ impl Sim {
     fn perform(&mut self, id: u64) {
         let mut actions = std::mem::take(&mut self.out.actions);
         for a in actions.drain(..) {
+            if matches!(&a, Action::Persist { ops, .. } if writes_current_epoch(ops))
+                && self.reach_crash_point(id, CrashPoint::CurrentEpochWrite)
+            {
+                // The process dies as it starts the write: none of it, and nothing the step would
+                // have done after it, happens.
+                break;
+            }
             self.perform_one(id, a);
         }
         self.out.actions = actions;
@@ -750,13 +767,21 @@ impl Sim {
             CoreEvent::Committed { .. } => CrashPoint::Commit,
             _ => return,
         };
+        self.reach_crash_point(id, point);
+    }
+
+    /// Arms the crash after this step if a protocol-point crash waits for server `id` at `point`.
+    /// Returns whether it did.
+    fn reach_crash_point(&mut self, id: u64, point: CrashPoint) -> bool {
         if self.crash_after_step.is_some() {
-            return;
+            return false;
         }
         if let Some(i) = self.armed.iter().position(|(ids, p, _)| *p == point && ids.contains(&id)) {
             let (_, _, down_ns) = self.armed.remove(i);
             self.crash_after_step = Some((id, down_ns));
+            return true;
         }
+        false
     }
 
     /// `state-agreement`: zxids name txns uniquely (one leader per epoch), so every server whose
@@ -1885,6 +1910,12 @@ pub fn status_line(t: SimTime, s: &Status) -> String {
         s.last_committed.0,
         s.pending_disk
     )
+}
+
+/// Whether a disk request writes the currentEpoch file (its atomic write ends with the rename).
+fn writes_current_epoch(ops: &[DiskOp]) -> bool {
+    ops.iter()
+        .any(|op| matches!(op, DiskOp::Rename { to, .. } if to == zab_core::persist::CURRENT_EPOCH_FILE))
 }
 
 fn file_op(op: DiskOp) -> FileOp {

@@ -13,6 +13,8 @@
 //!   as `<name>.tmp` + sync + rename ([`epoch_file_ops`]);
 //! - `version-2/log.<hex first zxid>`: a txn log, a header then records ([`encode_log_record`]);
 //! - `version-2/snapshot.<hex zxid>`: a snapshot, header, tree, zxid and seal ([`encode_snapshot`]);
+//! - `version-2/updatingEpoch`: an empty marker present while a learner's NEWLEADER history is
+//!   written and its currentEpoch not yet ([`UPDATING_EPOCH_FILE`]);
 //! - `initialize`: an empty marker that lets an empty database start at zxid 0 and vote.
 //!
 //! The byte formats are this project's own (not ZooKeeper's files); what they keep from
@@ -44,6 +46,10 @@ pub use snapshot::{decode_snapshot, encode_snapshot, encode_snapshot_bytes, Snap
 pub const ACCEPTED_EPOCH_FILE: &str = "version-2/acceptedEpoch";
 /// The current-epoch file (epoch of the last NEWLEADER accepted).
 pub const CURRENT_EPOCH_FILE: &str = "version-2/currentEpoch";
+/// The marker a learner makes durable before it writes the history a NEWLEADER synced it to, and
+/// removes once currentEpoch is durable. On restart it says the txns of a newer epoch on disk came
+/// from that sync, so recovery adopts their epoch as currentEpoch (ZOOKEEPER-1653).
+pub const UPDATING_EPOCH_FILE: &str = "version-2/updatingEpoch";
 /// Suffix of the temporary file an epoch is written to before the rename.
 pub const TMP_SUFFIX: &str = ".tmp";
 /// The marker that lets an empty database start initialized (zxid 0) and vote.

@@ -17,8 +17,11 @@
 //!    logs none of the txns it brings) and recovery refuses ([`RecoverError::SnapshotNeeded`]).
 //!    (ZooKeeper replays onto the older snapshot here and comes back with a different state.)
 //! 5. Epoch files: a missing one takes the epoch of the last zxid; when that epoch is above
-//!    `currentEpoch`, `currentEpoch.tmp` is used if it holds an epoch at least as high, else
-//!    recovery refuses; `acceptedEpoch < currentEpoch` refuses; text that is not an epoch refuses.
+//!    `currentEpoch`, it becomes the current epoch if the `updatingEpoch` marker exists (a learner
+//!    crashed after writing its NEWLEADER history, before currentEpoch), else `currentEpoch.tmp`
+//!    is used if it holds an epoch at least as high, else recovery refuses;
+//!    `acceptedEpoch < currentEpoch` refuses; text that is not an epoch refuses. The marker is
+//!    removed after the epochs are written.
 //!
 //! Recovery is pure: what ZooKeeper would write at this point (derived epoch files, the empty
 //! snapshot of a new database, cutting torn tails) is returned in [`Recovered::repairs`] for the
@@ -32,7 +35,7 @@ use super::log::{scan_log, LogEnd, LogScan};
 use super::snapshot::{decode_snapshot, encode_snapshot};
 use super::{
     epoch_file_ops, snapshot_file_name, zxid_in_name, DiskImage, DiskOp, ACCEPTED_EPOCH_FILE,
-    CURRENT_EPOCH_FILE, INITIALIZE_FILE, LOG_PREFIX, SNAPSHOT_PREFIX, TMP_SUFFIX,
+    CURRENT_EPOCH_FILE, INITIALIZE_FILE, LOG_PREFIX, SNAPSHOT_PREFIX, TMP_SUFFIX, UPDATING_EPOCH_FILE,
 };
 use crate::config::ValidConfig;
 use crate::ids::Epoch;
@@ -156,8 +159,8 @@ pub enum RecoverError {
     SnapshotNeeded { snapshot: SkippedSnapshot, log_file: String, next_zxid: Zxid },
     /// An epoch file whose content is not an epoch.
     BadEpochFile { file: String, content: String },
-    /// The log holds txns of an epoch newer than `currentEpoch`, and no `currentEpoch.tmp` says
-    /// the newer epoch was adopted.
+    /// The log holds txns of an epoch newer than `currentEpoch`, and neither the `updatingEpoch`
+    /// marker nor a `currentEpoch.tmp` says the newer epoch was adopted.
     CurrentEpochBehindLog { current_epoch: Epoch, last_zxid: Zxid },
     /// `acceptedEpoch` below `currentEpoch`.
     AcceptedEpochBehindCurrent { accepted_epoch: Epoch, current_epoch: Epoch },
@@ -399,7 +402,13 @@ fn recover_epochs(
             epoch_of_last
         }
     };
-    if epoch_of_last > current {
+    let updating = image.files.contains_key(UPDATING_EPOCH_FILE);
+    if epoch_of_last > current && updating {
+        // ZOOKEEPER-1653: a learner crashed after its NEWLEADER snapshot or txns (of the new
+        // epoch) were durable and before currentEpoch was: it had adopted that epoch's history.
+        repairs.extend(epoch_file_ops(CURRENT_EPOCH_FILE, epoch_of_last));
+        current = epoch_of_last;
+    } else if epoch_of_last > current {
         // A crash between writing currentEpoch.tmp and renaming it (ZOOKEEPER-4269): the txns of
         // the new epoch are on disk, so the new epoch was adopted; the .tmp says which.
         let tmp = format!("{CURRENT_EPOCH_FILE}{TMP_SUFFIX}");
@@ -423,6 +432,11 @@ fn recover_epochs(
             accepted_epoch: accepted,
             current_epoch: current,
         });
+    }
+    if updating {
+        // The marker has done its job once the epoch it stood for is written (the repairs are
+        // persisted in order: a crash before this delete finds the marker again).
+        repairs.push(DiskOp::Delete { file: UPDATING_EPOCH_FILE.to_string() });
     }
     Ok((accepted, current))
 }
