@@ -104,13 +104,22 @@ impl Db {
         let first_gone = &self.log[cut];
         let (file, offset) = (first_gone.file, first_gone.offset);
         let name = self.log_files[file].name.clone();
-        ops.push(DiskOp::Truncate { file: name.clone(), len: offset });
-        ops.push(DiskOp::Sync { file: name });
-        for lf in &self.log_files[file + 1..] {
+        // A file whose first record goes is deleted, not cut to its header: the next roll may
+        // create a file of the same name (the next txn's zxid), whose header would then follow
+        // the stale one and read as a corrupt record.
+        let keeps_a_record = offset > persist::LOG_HEADER_LEN as u64;
+        if keeps_a_record {
+            ops.push(DiskOp::Truncate { file: name.clone(), len: offset });
+            ops.push(DiskOp::Sync { file: name });
+        }
+        let gone = if keeps_a_record { file + 1 } else { file };
+        for lf in &self.log_files[gone..] {
             ops.push(DiskOp::Delete { file: lf.name.clone() });
         }
-        self.log_files.truncate(file + 1);
-        self.log_files[file].len = offset;
+        self.log_files.truncate(gone);
+        if keeps_a_record {
+            self.log_files[file].len = offset;
+        }
         self.log.truncate(cut);
         self.durable_upto = self.durable_upto.min(to);
         self.history.retain(|t| t.zxid <= to);
@@ -208,9 +217,21 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use std::collections::VecDeque;
 
-    use zab_tree::{DataTree, SessionId, Txn, TxnBody, Zxid};
+    use zab_tree::{DataTree, ErrorCode, SessionId, Txn, TxnBody, Zxid};
 
     use super::{txn_hash, Db};
+    use crate::persist::{recover_disk_with, DiskImage, DiskOp, RecoverOptions};
+
+    fn txn(epoch: u32, counter: u32) -> Txn {
+        Txn {
+            zxid: Zxid::new(epoch, counter),
+            session: SessionId(1),
+            cxid: counter as i32,
+            time_ms: 0,
+            body: TxnBody::Error { code: ErrorCode::NoNode },
+            digest: None,
+        }
+    }
 
     fn empty_db() -> Db {
         Db {
@@ -263,5 +284,27 @@ mod tests {
         assert_eq!(db.hash_of(&other), txn_hash(&other));
         assert_ne!(db.hash_of(&other), db.hash_of(&set_data(1, b"logged")));
         assert_eq!(db.hash_of(&beyond), txn_hash(&beyond));
+    }
+
+    #[test]
+    fn truncating_away_a_whole_log_file_deletes_it_so_a_later_roll_can_reuse_its_name() {
+        let mut db = empty_db();
+        let mut disk = DiskImage::initialized();
+        let mut ops = db.snapshot(true);
+        ops.extend(db.append(&txn(1, 1)));
+        db.roll_next = true;
+        ops.extend(db.append(&txn(1, 2)));
+        ops.extend(db.truncate_log(Zxid::new(1, 1)));
+        assert!(ops
+            .iter()
+            .any(|op| matches!(op, DiskOp::Delete { file } if file.ends_with("log.100000002"))));
+        // The same zxid comes back (a DIFF from the new leader) in a file rolled to the same name.
+        db.roll_next = true;
+        ops.extend(db.append(&txn(1, 2)));
+        for op in &ops {
+            disk.apply(op);
+        }
+        let recovered = recover_disk_with(&disk, &RecoverOptions::default()).expect("the log reads back");
+        assert_eq!(recovered.last_logged_zxid, Some(Zxid::new(1, 2)));
     }
 }

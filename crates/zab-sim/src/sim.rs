@@ -389,6 +389,9 @@ struct Sim {
     /// Servers whose disk may have returned wrong bytes (misdirected writes, read corruption):
     /// their state is not compared.
     untrusted_disks: BTreeSet<u64>,
+    /// Servers a fault damaged the durable data of (wiped, corrupted, misdirected writes): they may
+    /// refuse their disk; any other server must restart from it (`node-cannot-restart`).
+    damaged_disks: BTreeSet<u64>,
     /// The plan's mutation, switched on in every replica when it starts.
     #[cfg(feature = "mutations")]
     mutation: Option<zab_core::Mutation>,
@@ -488,6 +491,7 @@ impl Sim {
             cut_clients: BTreeSet::new(),
             state_at: BTreeMap::new(),
             untrusted_disks: BTreeSet::new(),
+            damaged_disks: BTreeSet::new(),
             #[cfg(feature = "mutations")]
             mutation,
             armed: Vec::new(),
@@ -682,8 +686,7 @@ impl Sim {
                 self.record(Event::Restart { node: id, recovered: None });
                 self.record(Event::DiskFault { node: id, fault: format!("recovery refused: {e}") });
                 self.nodes[i].refused = Some(e.to_string());
-                if self.plan.knobs.disk_budget == DiskBudget::Tolerated && !self.untrusted_disks.contains(&id)
-                {
+                if self.plan.knobs.disk_budget == DiskBudget::Tolerated && !self.damaged_disks.contains(&id) {
                     // Crashes, torn unsynced writes and failed requests are what a server must
                     // survive: only a fault that damaged durable data excuses a refused disk.
                     self.fail(Violation {
@@ -1482,12 +1485,14 @@ impl Sim {
             Fault::Misdirect { targets, chance } => {
                 for id in self.resolve(targets) {
                     self.untrusted_disks.insert(id);
+                    self.damaged_disks.insert(id);
                     self.nodes[id as usize - 1].disk.knobs.misdirect = *chance;
                 }
             }
             Fault::CorruptAndRestart { targets } => {
                 for id in self.resolve(targets) {
                     self.untrusted_disks.insert(id);
+                    self.damaged_disks.insert(id);
                     self.crash(id);
                     self.nodes[id as usize - 1].corrupt_next_read = true;
                     self.restart(id);
@@ -1551,6 +1556,7 @@ impl Sim {
     }
 
     fn wipe_and_rejoin(&mut self, id: u64) {
+        self.damaged_disks.insert(id);
         self.crash(id);
         let n = &mut self.nodes[id as usize - 1];
         n.disk.wipe();
