@@ -216,6 +216,7 @@ impl<'a> Witness<'a> {
             max_call = max_call.max(self.h.ops[i].call_at);
             latest_call.push(max_call);
         }
+        let bounds = WriteTimes::new(writes.iter().map(|&(z, w)| (z, &self.h.ops[w])));
         let mut queries = Vec::new();
         for (i, o) in self.h.ops.iter().enumerate() {
             if o.op.observed == Observed::Unknown {
@@ -233,16 +234,10 @@ impl<'a> Witness<'a> {
                 }
                 (ZkAction::Read { .. } | ZkAction::Write { .. }, None) => {
                     let mut lo = floors[i];
-                    let mut hi = u64::MAX;
-                    for &(z, w) in writes {
-                        let other = &self.h.ops[w];
-                        if is_write(&o.op) && other.return_at.is_some_and(|r| r < o.call_at) {
-                            lo = lo.max(z);
-                        }
-                        if o.return_at.is_some_and(|r| other.call_at > r) {
-                            hi = hi.min(z);
-                        }
+                    if is_write(&o.op) {
+                        lo = lo.max(bounds.completed_before(o.call_at));
                     }
+                    let hi = o.return_at.map_or(u64::MAX, |r| bounds.invoked_after(r));
                     let first = at_zxid(lo);
                     let last = version_zxids.partition_point(|&v| v < hi).saturating_sub(1).max(first);
                     queries.push(Query { op: i, first, last, lo, hi });
@@ -342,6 +337,65 @@ impl<'a> Witness<'a> {
             }
             _ => true,
         }
+    }
+}
+
+/// The acknowledged writes' zxids by when they were invoked and when they completed, to bound
+/// in logarithmic time the versions a call may have seen.
+struct WriteTimes {
+    /// (completion, zxid) sorted by completion, and the largest zxid up to each.
+    returned: Vec<(u64, u64)>,
+    max_zxid_upto: Vec<u64>,
+    /// (invocation, zxid) sorted by invocation, and the smallest zxid from each on.
+    called: Vec<(u64, u64)>,
+    min_zxid_from: Vec<u64>,
+}
+
+impl WriteTimes {
+    fn new<'a>(writes: impl Iterator<Item = (u64, &'a crate::history::Operation<ZkOp>)>) -> Self {
+        let mut returned = Vec::new();
+        let mut called = Vec::new();
+        for (z, o) in writes {
+            if let Some(r) = o.return_at {
+                returned.push((r, z));
+            }
+            called.push((o.call_at, z));
+        }
+        returned.sort_unstable();
+        called.sort_unstable();
+        let max_zxid_upto = returned
+            .iter()
+            .scan(0u64, |m, &(_, z)| {
+                *m = (*m).max(z);
+                Some(*m)
+            })
+            .collect();
+        let mut min_zxid_from: Vec<u64> = called
+            .iter()
+            .rev()
+            .scan(u64::MAX, |m, &(_, z)| {
+                *m = (*m).min(z);
+                Some(*m)
+            })
+            .collect();
+        min_zxid_from.reverse();
+        WriteTimes { returned, max_zxid_upto, called, min_zxid_from }
+    }
+
+    /// The largest zxid of a write that completed before `t` (0 if none).
+    fn completed_before(&self, t: u64) -> u64 {
+        let n = self.returned.partition_point(|&(r, _)| r < t);
+        if n == 0 {
+            0
+        } else {
+            self.max_zxid_upto[n - 1]
+        }
+    }
+
+    /// The smallest zxid of a write invoked after `t` (`u64::MAX` if none).
+    fn invoked_after(&self, t: u64) -> u64 {
+        let n = self.called.partition_point(|&(c, _)| c <= t);
+        self.min_zxid_from.get(n).copied().unwrap_or(u64::MAX)
     }
 }
 
