@@ -138,11 +138,13 @@ impl Db {
         self.tentative.push_back((txn.zxid, hash));
     }
 
-    /// The [`txn_hash`] of `txn`: the one its log entry kept when this very txn is in the log
-    /// (the usual case: a txn is logged before it is applied), else computed.
+    /// The [`txn_hash`] of `txn`: the one its log entry kept when this very txn is among the
+    /// newest entries of the log (the usual case: a txn is applied soon after it is logged),
+    /// else computed.
     pub fn hash_of(&self, txn: &Txn) -> u64 {
-        let i = self.log.partition_point(|e| e.txn.zxid < txn.zxid);
-        match self.log.get(i) {
+        const RECENT: usize = 64;
+        let logged = self.log.iter().rev().take(RECENT).find(|e| e.txn.zxid <= txn.zxid);
+        match logged {
             Some(e) if e.txn == *txn => e.hash,
             _ => txn_hash(txn),
         }
