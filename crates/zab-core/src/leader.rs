@@ -124,6 +124,13 @@ impl Replica {
     /// Election chose this server: start discovery.
     pub(crate) fn become_leader(&mut self, out: &mut Out) {
         self.fast_forward(out);
+        if mutated!(self, Zk1558)
+            && self.db.tree.last_processed_zxid() > self.db.base.as_ref().map_or(Zxid(0), |b| b.0)
+        {
+            // ZOOKEEPER-1558: lead() starts by snapshotting memory, never-committed tail included.
+            let ops = self.db.snapshot(false);
+            self.persist(ops, crate::replica::IoPurpose::Housekeeping, out);
+        }
         let me = self.me;
         let history_end = self.db.last_zxid();
         let leader = Leader {

@@ -36,6 +36,14 @@ pub enum Mutation {
     Zk1154,
     /// Catalog 5, ZOOKEEPER-1156: TRUNC cuts one record more than asked.
     Zk1156,
+    /// Catalog 6, ZOOKEEPER-3104: on a SNAP sync the leader queues NEWLEADER ahead of the snapshot
+    /// payload and the forwarded backlog, so proposals that commit while the snapshot is streamed
+    /// reach the learner after NEWLEADER: not in its NEWLEADER snapshot, logged only after UPTODATE.
+    Zk3104,
+    /// Catalog 7, ZOOKEEPER-1558: at the start of leading the leader snapshots its memory with its
+    /// whole local log applied (a never-committed tail included), and a TRUNC keeps snapshots newer
+    /// than the TRUNC zxid.
+    Zk1558,
     /// Catalog 8, ZOOKEEPER-962: at DIFF start the follower sets its lastProcessedZxid to the new
     /// leader's zxid (new epoch, counter 0) before any DIFF txn is applied.
     Zk962,
@@ -88,6 +96,8 @@ impl Mutation {
         Mutation::Zk1653,
         Mutation::Zk1154,
         Mutation::Zk1156,
+        Mutation::Zk3104,
+        Mutation::Zk1558,
         Mutation::Zk962,
         Mutation::Zk3911,
         Mutation::Zk4646,
@@ -114,6 +124,8 @@ impl Mutation {
             Mutation::Zk1653 => "ZK-1653",
             Mutation::Zk1154 => "ZK-1154",
             Mutation::Zk1156 => "ZK-1156",
+            Mutation::Zk3104 => "ZK-3104",
+            Mutation::Zk1558 => "ZK-1558",
             Mutation::Zk962 => "ZK-962",
             Mutation::Zk3911 => "ZK-3911",
             Mutation::Zk4646 => "ZK-4646",
@@ -144,6 +156,8 @@ impl Mutation {
             Mutation::Zk1264a | Mutation::Zk1264b | Mutation::Zk1264c => 3,
             Mutation::Zk1653 => 4,
             Mutation::Zk1154 | Mutation::Zk1156 => 5,
+            Mutation::Zk3104 => 6,
+            Mutation::Zk1558 => 7,
             Mutation::Zk962 => 8,
             Mutation::Zk3911 => 9,
             Mutation::Zk4646 => 10,
@@ -178,6 +192,11 @@ impl Mutation {
                 "choose DIFF whenever min <= peerZxid <= max without checking the peer zxid is in history"
             }
             Mutation::Zk1156 => "truncate one record too far",
+            Mutation::Zk3104 => "queue NEWLEADER ahead of the SNAP payload and the forwarded backlog",
+            Mutation::Zk1558 => {
+                "snapshot the leader's memory (own uncommitted tail included) at lead() start; keep \
+                 snapshots beyond a TRUNC zxid"
+            }
             Mutation::Zk962 => "set lastProcessedZxid = newLeaderZxid at DIFF start",
             Mutation::Zk3911 => {
                 "follower ACKs NEWLEADER (and writes currentEpoch) before logging the DIFF txns"
@@ -234,6 +253,14 @@ impl Mutation {
                  diverge"
             }
             Mutation::Zk1156 => "a truncated follower loses a committed txn: replicas diverge",
+            Mutation::Zk3104 => {
+                "txns committed during a SNAP transfer are in neither the learner's NEWLEADER snapshot \
+                 nor its log when it ACKs NEWLEADER: a crash right after the ACK loses them"
+            }
+            Mutation::Zk1558 => {
+                "a deposed leader's never-committed txn survives its TRUNC inside the lead() snapshot: it \
+                 rejoins with a txn nobody else has and replicas diverge"
+            }
             Mutation::Zk962 => {
                 "the server reports and votes with an epoch-marker zxid that covers txns it does not hold; \
                 leaving the sync early it can win an election without them"

@@ -265,3 +265,48 @@ fn every_mutation_name_parses_back() {
         assert_eq!(Mutation::parse(&m.name().replace("ZK-", "zookeeper-")), Some(*m));
     }
 }
+
+/// Server 3 logs a write its followers never make durable, everyone restarts, and server 3 (with the
+/// highest zxid) is elected and starts leading; it crashes before any follower synced, so the write
+/// is never committed. Servers 1 and 2 go on without it, and server 3 rejoins as their follower and
+/// is truncated. Returns whether server 3 still holds the never-committed node afterwards.
+fn deposed_leader_rejoins_after_a_trunc(mutation: Option<Mutation>) -> bool {
+    use zab_core::Role;
+    let mut c = serving(mutation);
+    let conn = session(&mut c, S3);
+    for id in [S1, S2] {
+        c.nodes.get_mut(&id).unwrap().hold_disk = true;
+    }
+    c.client_request(conn, 1, create("/uncommitted"));
+    c.run_for(50);
+    for id in [S1, S2, S3] {
+        c.crash(id);
+        c.nodes.get_mut(&id).unwrap().hold_disk = false;
+    }
+    c.start_all();
+    let leading = |c: &Cluster| c.status(S3).is_some_and(|s| s.role == Role::Leading);
+    assert!(c.run_until(30_000, leading), "{}", c.status_table());
+    assert!(!c.status(S3).unwrap().serving, "server 3 crashes before it is established");
+    c.flush_disk(S3);
+    c.crash(S3);
+    assert!(c.run_until(60_000, |c| c.leader().is_some()), "{}", c.status_table());
+    let leader = c.leader().expect("server 1 or 2 leads");
+    let conn = session(&mut c, leader);
+    write(&mut c, conn, 2, "/later");
+    c.take_log();
+    assert!(c.start(S3), "server 3 recovers");
+    assert!(c.run_until(30_000, |c| c.all_serving()), "{}", c.status_table());
+    assert!(logged(&c, &format!("{leader}->3 TRUNC")), "server 3 is truncated");
+    assert!(!has_node(&c, leader, "/uncommitted") && has_node(&c, S3, "/later"));
+    has_node(&c, S3, "/uncommitted")
+}
+
+#[test]
+fn without_a_mutation_a_trunc_removes_the_deposed_leaders_uncommitted_write() {
+    assert!(!deposed_leader_rejoins_after_a_trunc(None));
+}
+
+#[test]
+fn zk1558_the_lead_snapshot_keeps_an_uncommitted_write_through_the_trunc() {
+    assert!(deposed_leader_rejoins_after_a_trunc(Some(Mutation::Zk1558)));
+}
