@@ -385,7 +385,16 @@ impl Replica {
             SyncPlan::Snap => {
                 marks::hit("sync: SNAP");
                 let snapshot = self.db.tree.serialize();
-                out.send(peer, QuorumPacket::Snap { zxid: leader_zxid, snapshot });
+                let mut label = leader_zxid;
+                if mutated!(self, Zk3104) && !observer {
+                    // ZOOKEEPER-3104: NEWLEADER and the forwarded backlog are queued before the
+                    // snapshot streams, and the SNAP zxid is read when it starts: the proposals in
+                    // flight commit meanwhile, so it names the newest of them, while the tree sent
+                    // (serialized before they commit) holds none of them.
+                    let newest = self.leader_ref().outstanding.keys().next_back().copied();
+                    label = newest.unwrap_or(label).max(label);
+                }
+                out.send(peer, QuorumPacket::Snap { zxid: label, snapshot });
                 last_queued = leader_zxid;
             }
         }
@@ -401,6 +410,7 @@ impl Replica {
                 diff_count += 1;
             }
         }
+        let newleader_first = mutated!(self, Zk3104) && matches!(plan, SyncPlan::Snap);
         let mode = match plan {
             SyncPlan::Diff { .. } => SyncMode::Diff,
             SyncPlan::Trunc { .. } if diff_count > 0 => SyncMode::TruncDiff,
@@ -420,6 +430,10 @@ impl Replica {
         let backlog: Vec<Txn> =
             l.outstanding.values().filter(|p| p.txn.zxid > last_queued).map(|p| p.txn.clone()).collect();
         let h = l.handlers.get_mut(&peer).expect("handler exists");
+        if newleader_first {
+            // ZOOKEEPER-3104: NEWLEADER goes ahead of the SNAP payload and the forwarded backlog.
+            out.send(peer, QuorumPacket::NewLeader { zxid: Zxid::new(epoch.0, 0) });
+        }
         if !observer {
             for t in backlog {
                 h.unacked.push_back((t.zxid, now));
@@ -428,7 +442,9 @@ impl Replica {
         }
         h.forwarding = true;
         h.state = HandlerState::AwaitNewLeaderAck;
-        out.send(peer, QuorumPacket::NewLeader { zxid: Zxid::new(epoch.0, 0) });
+        if !newleader_first {
+            out.send(peer, QuorumPacket::NewLeader { zxid: Zxid::new(epoch.0, 0) });
+        }
     }
 
     /// The txns a DIFF can be served from: the in-memory history (committedLog) plus the logged

@@ -348,13 +348,25 @@ impl Replica {
     }
 
     fn on_snap(&mut self, zxid: Zxid, snapshot: &[u8], out: &mut Out) {
-        let tree = match DataTree::deserialize(snapshot) {
+        let mut tree = match DataTree::deserialize(snapshot) {
             Ok(t) => t,
             Err(e) => {
                 self.abandon_role(&format!("SNAP payload unreadable: {e}"), out);
                 return;
             }
         };
+        if mutated!(self, Zk3104) && zxid > tree.last_processed_zxid() {
+            // ZOOKEEPER-3104: the learner takes the SNAP packet's zxid as its lastProcessedZxid
+            // (a txn that changes nothing moves the tree's zxid there).
+            tree.apply(&Txn {
+                zxid,
+                session: zab_tree::SessionId(0),
+                cxid: 0,
+                time_ms: 0,
+                body: zab_tree::TxnBody::Error { code: zab_tree::ErrorCode::NoNode },
+                digest: None,
+            });
+        }
         if tree.last_processed_zxid() != zxid {
             self.abandon_role("SNAP payload zxid does not match the SNAP packet", out);
             return;

@@ -310,3 +310,56 @@ fn without_a_mutation_a_trunc_removes_the_deposed_leaders_uncommitted_write() {
 fn zk1558_the_lead_snapshot_keeps_an_uncommitted_write_through_the_trunc() {
     assert!(deposed_leader_rejoins_after_a_trunc(Some(Mutation::Zk1558)));
 }
+
+/// Server 1 falls behind the leader's in-memory history (one txn kept, txn-log sync off), so it is
+/// SNAP-synced while a proposal is in flight (server 2's disk is stalled); it crashes right after
+/// its NEWLEADER ACK and restarts. Returns whether server 1 holds the in-flight write once it has
+/// committed and everyone is serving.
+fn snap_sync_with_a_proposal_in_flight(mutation: Option<Mutation>) -> bool {
+    let tune = |cfg: zab_core::ValidConfig| {
+        cfg.with_settings(|s| {
+            s.commit_log_count = 1;
+            s.snapshot_size_factor = -1.0;
+        })
+        .expect("valid settings")
+    };
+    let mut c = Cluster::new(3, 0, tune);
+    c.mutation = mutation;
+    c.start_all();
+    assert!(c.run_until(30_000, |c| c.leader().is_some() && c.all_serving()), "{}", c.status_table());
+    let leader = c.leader().expect("a leader");
+    let (lagging, stalled) = match leader {
+        S1 => (S2, S3),
+        S2 => (S1, S3),
+        _ => (S1, S2),
+    };
+    let conn = session(&mut c, leader);
+    c.crash(lagging);
+    write(&mut c, conn, 1, "/a");
+    write(&mut c, conn, 2, "/b");
+    c.nodes.get_mut(&stalled).unwrap().hold_disk = true;
+    c.client_request(conn, 3, create("/in-flight"));
+    c.run_for(50);
+    c.take_log();
+    c.start(lagging);
+    let acked = format!("{lagging}: acked NEWLEADER");
+    assert!(c.run_until(10_000, |c| logged(c, &acked)), "{}", c.status_table());
+    assert!(logged(&c, &format!("{leader}->{lagging} SNAP")), "server {lagging} is SNAP-synced");
+    c.crash(lagging);
+    assert!(c.start(lagging), "server {lagging} recovers");
+    c.nodes.get_mut(&stalled).unwrap().hold_disk = false;
+    assert!(c.run_until(30_000, |c| c.all_serving()), "{}", c.status_table());
+    c.run_for(2_000);
+    assert!(has_node(&c, leader, "/in-flight") && has_node(&c, stalled, "/in-flight"), "the write committed");
+    has_node(&c, lagging, "/in-flight")
+}
+
+#[test]
+fn without_a_mutation_a_snap_synced_follower_keeps_a_write_committed_during_its_sync() {
+    assert!(snap_sync_with_a_proposal_in_flight(None));
+}
+
+#[test]
+fn zk3104_newleader_ahead_of_the_backlog_loses_a_write_committed_during_the_snap() {
+    assert!(!snap_sync_with_a_proposal_in_flight(Some(Mutation::Zk3104)));
+}
