@@ -431,12 +431,15 @@ impl Replica {
                     self.expire_sessions(out);
                 }
             }
-            TimerKind::Retry => {
-                if let RoleState::Following(l) | RoleState::Observing(l) = &self.role {
+            TimerKind::Retry => match &self.role {
+                RoleState::Following(l) | RoleState::Observing(l)
+                    if l.state == crate::learner::LearnerState::Connecting =>
+                {
                     let leader = l.leader;
                     out.connect(leader);
                 }
-            }
+                _ => {}
+            },
         }
     }
 
@@ -490,18 +493,34 @@ impl Replica {
         }
     }
 
+    /// A connect attempt failed. Only a learner still waiting for its leader connection cares: a
+    /// failure that answers an attempt from an earlier spell in this role (the host reports it
+    /// late, e.g. after a connect timeout across a partition) says nothing about the connection
+    /// the learner holds now, and must not make it forget that it is registered with the leader.
     fn on_connect_failed(&mut self, peer: ServerId, out: &mut Out) {
-        if let RoleState::Following(l) | RoleState::Observing(l) = &mut self.role {
-            if l.leader == peer {
-                l.state = crate::learner::LearnerState::Connecting;
-                l.connect_attempts += 1;
-                if l.connect_attempts >= LEARNER_CONNECT_ATTEMPTS {
-                    self.abandon_role("cannot connect to the leader", out);
-                } else {
-                    let at = self.now.plus_ms(LEARNER_CONNECT_RETRY_MS);
-                    self.timers.set(TimerKind::Retry, at);
-                }
+        match &self.role {
+            RoleState::Following(l) | RoleState::Observing(l)
+                if l.leader == peer && l.state == crate::learner::LearnerState::Connecting =>
+            {
+                self.retry_leader_connect(out);
             }
+            RoleState::Following(l) | RoleState::Observing(l) if l.leader == peer => {
+                marks::hit("learner: a late connect failure does not touch the live leader connection");
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a failed attempt to reach the leader and retries shortly, or gives the role up.
+    fn retry_leader_connect(&mut self, out: &mut Out) {
+        let l = self.learner_mut();
+        l.state = crate::learner::LearnerState::Connecting;
+        l.connect_attempts += 1;
+        if l.connect_attempts >= LEARNER_CONNECT_ATTEMPTS {
+            self.abandon_role("cannot connect to the leader", out);
+        } else {
+            let at = self.now.plus_ms(LEARNER_CONNECT_RETRY_MS);
+            self.timers.set(TimerKind::Retry, at);
         }
     }
 
@@ -513,7 +532,7 @@ impl Replica {
                 } else {
                     // The peer is not (yet) leading and refused us: retry like a failed connect.
                     marks::hit("learner: connection refused before the leader answered is retried");
-                    self.on_connect_failed(peer, out);
+                    self.retry_leader_connect(out);
                 }
             }
             RoleState::Leading(_) => self.leader_learner_gone(peer, out),

@@ -262,3 +262,34 @@ fn a_write_still_in_flight_from_the_server_a_session_moved_away_from_fails_with_
     let Some(Response::GetData { data, .. }) = data else { panic!("getData answer: {data:?}") };
     assert_eq!(data, Some(b"new".to_vec()), "the late write from the old connection was applied");
 }
+
+#[test]
+fn a_follower_whose_leader_connection_resets_leaves_following_and_closes_its_clients_even_after_a_late_connect_failure(
+) {
+    // Follower 1 once tried to reach the leader across a partition; that attempt's failure is
+    // reported only after follower 1 has long since registered with the leader on a new
+    // connection. Then the live connection resets while a client's sync is on its way to the
+    // leader. The sync is lost with the connection, so follower 1 must leave FOLLOWING and close
+    // its client connections (the client sees ConnectionLoss and retries elsewhere) instead of
+    // quietly reconnecting as if it had never reached the leader, which would leave the sync
+    // unanswered on an open session forever.
+    let mut c = serving_cluster(3, 0);
+    let leader = c.leader().expect("leader");
+    assert_eq!(leader, ServerId(3));
+    let conn = session(&mut c, 1);
+
+    marks::expect("learner: a late connect failure does not touch the live leader connection", || {
+        c.input(ServerId(1), zab_core::Input::ConnectFailed { peer: leader });
+    });
+    assert_eq!(call(&mut c, conn, 1, get("/")).0, ErrorCode::Ok, "follower 1 stopped serving");
+
+    c.hold_link(ServerId(1), leader);
+    c.client_request(conn, 2, Request::Sync { path: "/".into() });
+    c.run_for(10);
+    c.reset(ServerId(1), leader);
+    assert_ne!(c.status(ServerId(1)).unwrap().role, Role::Following, "follower 1 kept its role");
+    assert_eq!(c.clients[&conn].1.last(), Some(&ClientEvent::Closed), "the client was not disconnected");
+    c.release_link(ServerId(1), leader);
+    assert!(c.run_until(30_000, |c| c.all_serving()), "{}", c.status_table());
+    assert_eq!(c.status(ServerId(1)).unwrap().role, Role::Following);
+}
