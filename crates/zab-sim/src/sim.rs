@@ -295,6 +295,8 @@ struct Node {
     /// Client connections: connection id (the link number) → (link, client).
     conns: BTreeMap<u64, (LinkId, u32)>,
     corrupt_next_read: bool,
+    /// When the latest election notification from each peer reached this server.
+    election_heard: BTreeMap<u64, SimTime>,
     refused: Option<String>,
     status: Option<Status>,
 }
@@ -403,6 +405,9 @@ struct Sim {
 
 /// A server that cannot be reached answers a connect only after this long.
 const CONNECT_TIMEOUT_NS: u64 = NS_PER_S;
+/// How far back the starvation exemption looks at who a LOOKING server heard from: far longer
+/// than one exchange of notifications, far shorter than the liveness phase.
+const STARVATION_WINDOW_NS: u64 = NS_PER_S;
 /// A server that halted (a real one would exit) is started again this long after.
 const SUPERVISOR_RESTART_NS: u64 = NS_PER_S;
 /// How often the liveness phase looks at the cluster.
@@ -438,6 +443,7 @@ impl Sim {
                 peers: BTreeMap::new(),
                 conns: BTreeMap::new(),
                 corrupt_next_read: false,
+                election_heard: BTreeMap::new(),
                 refused: None,
                 status: None,
             });
@@ -559,7 +565,11 @@ impl Sim {
                 self.step_node(node, Input::Timeout);
             }
             Ev::NodeInput { node, inc, input } => {
-                if self.nodes[node as usize - 1].inc == inc {
+                let n = &mut self.nodes[node as usize - 1];
+                if n.inc == inc {
+                    if let (Input::Election { from, .. }, Some(_)) = (&*input, &n.replica) {
+                        n.election_heard.insert(from.0, self.now);
+                    }
                     self.deliver_node(node, *input);
                 }
             }
@@ -1539,6 +1549,7 @@ impl Sim {
         n.timer_at = None;
         n.peers.clear();
         n.conns.clear();
+        n.election_heard.clear();
         n.disk.crash(tear, &mut self.seeds.disk);
         self.stats.crashes += 1;
         self.record(Event::Crash { node: id });
@@ -1712,7 +1723,7 @@ impl Sim {
                 return fail("liveness-server-down", format!("server {} is down", n.id));
             };
             let s = r.status();
-            if locked_out_by_epoch(&s, &ls) {
+            if self.left_out(n.id, &s, &ls) {
                 continue;
             }
             if s.phase != Phase::Broadcast || s.leader != Some(ServerId(leader)) {
@@ -1751,6 +1762,37 @@ impl Sim {
         None
     }
 
+    /// Whether the liveness phase and the convergence checks leave server `id` (status `s`) out
+    /// while `leader` (status `ls`) is established: locked out by a higher acceptedEpoch, or
+    /// kept LOOKING by such servers.
+    fn left_out(&self, id: u64, s: &Status, ls: &Status) -> bool {
+        locked_out_by_epoch(s, ls) || self.starved_by_locked_out(id, s, ls)
+    }
+
+    /// ZooKeeper's election restarts its notification timeout on every notification it receives,
+    /// even one it then ignores, and only a timeout makes it send its vote again (reference §2.3,
+    /// §2.4). A LOOKING server that keeps hearing from servers locked out by a higher
+    /// acceptedEpoch and from no one else therefore never asks the established ensemble again:
+    /// a locked-out voter stuck in a lower round (its database uninitialized, so it ignores
+    /// LOOKING votes) answers every notification of a LOOKING observer in a higher round, which
+    /// answers back, for as long as the lockout lasts. Reproduced faithfully and left out like
+    /// the lockout itself; a server that heard from anyone else in the window is not.
+    fn starved_by_locked_out(&self, id: u64, s: &Status, ls: &Status) -> bool {
+        if s.role != Role::Looking {
+            return false;
+        }
+        let since = SimTime(self.now.0.saturating_sub(STARVATION_WINDOW_NS));
+        let mut heard =
+            self.nodes[id as usize - 1].election_heard.iter().filter(|(_, at)| **at >= since).peekable();
+        heard.peek().is_some()
+            && heard.all(|(peer, _)| {
+                self.nodes[*peer as usize - 1]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|r| locked_out_by_epoch(&r.status(), ls))
+            })
+    }
+
     fn end_checks(&mut self) {
         let mut upto = BTreeMap::new();
         let mut digests = BTreeMap::new();
@@ -1759,7 +1801,7 @@ impl Sim {
         for n in &self.nodes {
             if let Some(r) = n.replica.as_ref() {
                 let s = r.status();
-                if leader_status.as_ref().is_some_and(|ls| locked_out_by_epoch(&s, ls)) {
+                if leader_status.as_ref().is_some_and(|ls| self.left_out(n.id, &s, ls)) {
                     continue;
                 }
                 upto.insert(n.id, s.last_committed.0);
@@ -1772,7 +1814,8 @@ impl Sim {
         }
         if self.plan.checks.convergence && self.liveness_failed.is_none() {
             // The session table is replicated state too: every live server compared for digests
-            // (a server locked out by a higher acceptedEpoch is not) must track the same sessions
+            // (a server locked out by a higher acceptedEpoch, or starved by one, is not) must track
+            // the same sessions
             // with the same timeouts.
             let mut tables = self
                 .nodes

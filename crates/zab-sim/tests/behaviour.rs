@@ -4,7 +4,7 @@ use zab_sim::plan::{Fault, RunPlan, Target, TimedFault};
 use zab_sim::sim::{run, Report, RunConfig, RunOutcome, TraceMode};
 use zab_sim::swarm::{draw_plan, Profile};
 use zab_sim::time::NS_PER_S;
-use zab_trace::Event;
+use zab_trace::{Event, Role};
 
 fn plan(faults: Vec<(u64, Fault)>) -> RunPlan {
     let mut p = draw_plan(Profile::Lite, 1);
@@ -174,4 +174,36 @@ fn a_protocol_point_crash_that_never_sees_its_point_never_fires() {
         Fault::CrashAt { targets: vec![Target::All], point: CrashPoint::Truncated, down_ns: NS_PER_S },
     )]));
     assert!(!events(&r).any(|(_, e)| matches!(e, Event::Crash { .. })));
+}
+
+#[test]
+fn an_observer_kept_looking_by_a_locked_out_voters_answers_is_left_out_like_the_lockout() {
+    // Swarm seed 207133: a wiped voter (1) and another voter (4) accepted epoch 4 from a leader
+    // attempt that never established; the ensemble then established epoch 3 under server 5, which
+    // both refuse (the acceptedEpoch lockout). Observer 7 went LOOKING in a higher election round
+    // than voter 1, which ignores LOOKING votes (its database is uninitialized) and so never
+    // leaves its round: each answers every notification of the other, observer 7's notification
+    // timeout never expires, and it never asks the established ensemble again. ZooKeeper's
+    // election does the same; the run must pass with observer 7 left out, still LOOKING.
+    let seed = 207_133;
+    let plan = draw_plan(Profile::Swarm, seed);
+    let r = run(&RunConfig { seed, plan, trace: TraceMode::Keep, status: false }).unwrap();
+    assert_eq!(r.outcome, RunOutcome::Pass, "{:?}", r.violation);
+    let last_role = |id: u64| {
+        events(&r)
+            .filter_map(|(_, e)| match e {
+                Event::Role { node, role, accepted_epoch, .. } if *node == id => {
+                    Some((*role, *accepted_epoch))
+                }
+                _ => None,
+            })
+            .last()
+            .expect("a role")
+    };
+    let (_, leader, epoch) = *established(&r).last().expect("an established leader");
+    assert_eq!((leader, epoch), (5, 3));
+    assert_eq!(last_role(7).0, Role::Looking, "observer 7 rejoined: the exemption is not exercised");
+    let (role, accepted) = last_role(1);
+    assert_eq!(role, Role::Looking);
+    assert!(accepted > epoch, "voter 1 is not locked out (acceptedEpoch {accepted})");
 }
