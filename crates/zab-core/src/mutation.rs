@@ -254,8 +254,8 @@ impl Mutation {
             }
             Mutation::Zk1156 => "a truncated follower loses a committed txn: replicas diverge",
             Mutation::Zk3104 => {
-                "txns committed during a SNAP transfer are in neither the learner's NEWLEADER snapshot \
-                 nor its log when it ACKs NEWLEADER: a crash right after the ACK loses them"
+                "txns committed during a SNAP transfer reach the learner after NEWLEADER, past the zxid \
+                 of its NEWLEADER snapshot: a restart skips them and a DIFF never resends them"
             }
             Mutation::Zk1558 => {
                 "a deposed leader's never-committed txn survives its TRUNC inside the lead() snapshot: it \
