@@ -414,6 +414,16 @@ pub enum Fault {
         duration_ns: u64,
         latency: Latency,
     },
+    /// For `duration`, each election notification sent by or to the targets is lost with
+    /// `chance`, and the others take `latency` more to arrive. Notifications travel on their own
+    /// connections, so this splits election rounds without touching the quorum connections.
+    ElectionLoss {
+        targets: Vec<Target>,
+        chance: Ratio,
+        #[serde(rename = "duration", with = "crate::time::serde_ns")]
+        duration_ns: u64,
+        latency: Latency,
+    },
     /// Cut clients from their servers (all clients if `clients` is empty) until `heal`.
     CutClients {
         #[serde(default)]
@@ -563,6 +573,7 @@ impl Fault {
             Fault::Clog { .. } => "clog",
             Fault::Unclog { .. } => "unclog",
             Fault::Delay { .. } => "delay",
+            Fault::ElectionLoss { .. } => "election_loss",
             Fault::CutClients { .. } => "cut_clients",
             Fault::Crash { .. } => "crash",
             Fault::Restart { .. } => "restart",
@@ -716,6 +727,9 @@ impl RunPlan {
             if f.fault.damages_durable_data() {
                 damaged += fault_targets(&f.fault).len() as u64;
             }
+            if let Fault::ElectionLoss { latency, .. } = &f.fault {
+                latency.validate().map_err(|e| format!("fault #{}: election_loss latency: {e}", i + 1))?;
+            }
             if let Fault::Partition { groups, .. } = &f.fault {
                 if groups.len() < 2 {
                     return Err(format!("fault #{}: a partition needs at least two groups", i + 1));
@@ -754,6 +768,7 @@ pub fn fault_targets(f: &Fault) -> Vec<&Target> {
         | Fault::Clog { targets }
         | Fault::Unclog { targets }
         | Fault::Delay { targets, .. }
+        | Fault::ElectionLoss { targets, .. }
         | Fault::Crash { targets }
         | Fault::Restart { targets }
         | Fault::Pause { targets, .. }

@@ -36,7 +36,7 @@ use crate::history::{self, ClientCheck, ClientHistory};
 use crate::net::{Addr, Channel, Dir, LinkId, Network, Wake};
 use crate::plan::{CrashPoint, DiskBudget, Fault, LoadMode, RunPlan, Target};
 use crate::queue::EventQueue;
-use crate::rng::SeedTree;
+use crate::rng::{Latency, Ratio, SeedTree};
 use crate::time::{NodeClock, SimTime, NS_PER_MS, NS_PER_S};
 use crate::workload;
 
@@ -385,6 +385,9 @@ struct Sim {
     hard_end: SimTime,
     schedule: Vec<crate::plan::TimedFault>,
     cut_clients: BTreeSet<u32>,
+    /// Servers whose election notifications are lost or delayed: id → (until, loss chance, extra
+    /// latency). Lifted when it expires or the liveness phase starts.
+    election_loss: BTreeMap<u64, (SimTime, Ratio, Latency)>,
     /// `state-agreement`: the tree digest some server held right after applying each zxid
     /// (zxid → (digest, server)).
     state_at: BTreeMap<u64, (u64, u64)>,
@@ -495,6 +498,7 @@ impl Sim {
             hard_end,
             schedule,
             cut_clients: BTreeSet::new(),
+            election_loss: BTreeMap::new(),
             state_at: BTreeMap::new(),
             untrusted_disks: BTreeSet::new(),
             damaged_disks: BTreeSet::new(),
@@ -903,7 +907,19 @@ impl Sim {
         {
             return;
         }
-        let lat = self.plan.knobs.net_latency.sample(&mut self.seeds.network);
+        let mut lat = self.plan.knobs.net_latency.sample(&mut self.seeds.network);
+        // The fault's draws come from the fault stream, so a run without the fault draws exactly
+        // what it drew before the fault existed.
+        for end in [from, to] {
+            if let Some(&(until, chance, extra)) = self.election_loss.get(&end) {
+                if self.now < until {
+                    if chance.chance(&mut self.seeds.faults) {
+                        return;
+                    }
+                    lat += extra.sample(&mut self.seeds.faults);
+                }
+            }
+        }
         let inc = self.nodes[to as usize - 1].inc;
         let input = Input::Election { from: ServerId(from), n };
         self.queue.push(self.now.plus_ns(lat), Ev::NodeInput { node: to, inc, input: Box::new(input) });
@@ -1394,6 +1410,11 @@ impl Sim {
                     self.net.add_delay(Addr::Server(id), self.now.plus_ns(*duration_ns), *latency);
                 }
             }
+            Fault::ElectionLoss { targets, chance, duration_ns, latency } => {
+                for id in self.resolve(targets) {
+                    self.election_loss.insert(id, (self.now.plus_ns(*duration_ns), *chance, *latency));
+                }
+            }
             Fault::CutClients { clients } => {
                 let all: Vec<u32> = if clients.is_empty() {
                     (0..self.clients.len() as u32).collect()
@@ -1667,6 +1688,7 @@ impl Sim {
     fn start_liveness(&mut self) {
         self.phase = RunPhase::Liveness;
         self.armed.clear();
+        self.election_loss.clear();
         self.record(Event::RunPhase { name: "liveness".to_string() });
         self.heal();
         for id in 1..=self.nodes.len() as u64 {

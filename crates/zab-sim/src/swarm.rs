@@ -8,7 +8,8 @@
 //! The draw uses its own ChaCha8 stream of the seed (stream 1; the run's [`crate::rng::SeedTree`]
 //! uses stream 0), so the plan and the run's randomness never share draws. Swarm's protocol-point
 //! crashes ([`Fault::CrashAt`]) come from stream 2, so adding them left every other draw of a seed
-//! as it was.
+//! as it was. The election-loss and correlated-fault families come from stream 3, for the same
+//! reason.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,6 +73,10 @@ pub fn draw_plan(profile: Profile, seed: u64) -> RunPlan {
             let mut points = ChaCha8Rng::seed_from_u64(seed);
             points.set_stream(2);
             add_protocol_point_crashes(&mut points, &mut plan);
+            let mut shapes = ChaCha8Rng::seed_from_u64(seed);
+            shapes.set_stream(3);
+            add_election_loss(&mut shapes, &mut plan);
+            add_correlated_faults(&mut shapes, &mut plan);
             plan
         }
         Profile::Lite => lite(&mut rng),
@@ -293,10 +298,11 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
         watch: Ratio::new(1, 4),
     };
     // Drawn last, so the rest of a seed's plan is what it was before this knob existed: one seed in
-    // eight starts the first epoch's zxid counter close enough to 2^32 to run out during the run.
+    // five starts the first epoch's zxid counter close enough to 2^32 to run out during the run
+    // (within 600 txns: most workloads write that many in the first seconds).
     let mut cluster = cluster;
-    if rng.gen_ratio(1, 8) {
-        cluster.initial_zxid_counter = Some(u32::MAX - rng.gen_range(20..=2_000));
+    if rng.gen_ratio(1, 5) {
+        cluster.initial_zxid_counter = Some(u32::MAX - rng.gen_range(20..=600));
     }
     RunPlan {
         seed: None,
@@ -341,6 +347,133 @@ fn add_protocol_point_crashes(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
         plan.faults.push(TimedFault { at_ns, fault: Fault::CrashAt { targets, point, down_ns } });
     }
     plan.description.push_str("; protocol-point crashes");
+}
+
+/// The shapes the correlated-fault family draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// A minority lags behind a partition; then the leader is lost at the moment another server's
+    /// disk is wiped, so the election that follows is decided among the laggards and the empty
+    /// server.
+    WipeWithLeaderLoss,
+    /// A minority crashes and misses writes; one of it rejoins (and syncs); then the leader
+    /// crashes, so the rejoined server may lead, and the rest of the minority rejoins last.
+    StaggeredRejoin,
+    /// A server rejoins and crashes again right after its synchronization.
+    CrashAfterRejoin,
+}
+
+/// Draws from the seed's stream 3: election-notification loss (half of the seeds of three or more
+/// voters). Each window loses or delays the notifications of some servers, and often the leader
+/// is lost during it, so the next election's rounds split; a server restarted after the window
+/// then has to join an ensemble whose members decided in different rounds.
+fn add_election_loss(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
+    if plan.cluster.voters < 3 || !rng.gen_bool(0.5) {
+        return;
+    }
+    let servers = plan.cluster.servers();
+    let duration = plan.workload.duration_ns;
+    for _ in 0..rng.gen_range(1..=2) {
+        let start = rng.gen_range(NS_PER_S / 2..duration);
+        let window_ns = rng.gen_range(500..=5_000) * NS_PER_MS;
+        let targets = match rng.gen_range(0..4) {
+            0 => vec![Target::Leader],
+            1 => vec![Target::Minority],
+            2 => vec![Target::All],
+            _ => vec![Target::Node(rng.gen_range(1..=servers))],
+        };
+        let fault = Fault::ElectionLoss {
+            targets,
+            chance: Ratio::new(1, rng.gen_range(1..=8)),
+            duration_ns: window_ns,
+            latency: Latency::Uniform { min_ns: NS_PER_MS, max_ns: rng.gen_range(20..=2_000) * NS_PER_MS },
+        };
+        plan.faults.push(TimedFault { at_ns: start, fault });
+        if rng.gen_bool(0.5) {
+            let lost = start + rng.gen_range(0..=window_ns / 2);
+            plan.faults
+                .push(TimedFault { at_ns: lost, fault: Fault::Crash { targets: vec![Target::Leader] } });
+            let back = lost + rng.gen_range(200..=2_000) * NS_PER_MS;
+            plan.faults
+                .push(TimedFault { at_ns: back, fault: Fault::Restart { targets: vec![Target::All] } });
+        }
+        // A server restarted after the window joins the ensemble the window's election formed.
+        let joiner = Target::Node(rng.gen_range(1..=servers));
+        let bounce = start + window_ns + rng.gen_range(200..=2_000) * NS_PER_MS;
+        plan.faults.push(TimedFault { at_ns: bounce, fault: Fault::Crash { targets: vec![joiner] } });
+        let back = bounce + rng.gen_range(100..=1_500) * NS_PER_MS;
+        plan.faults.push(TimedFault { at_ns: back, fault: Fault::Restart { targets: vec![Target::All] } });
+    }
+    plan.description.push_str("; election loss");
+}
+
+/// Draws from the seed's stream 3 (after [`add_election_loss`]): the correlated-fault family
+/// (half of the seeds of three or more voters), one [`Shape`] whose faults line up in time the
+/// way independent families almost never do. The wipe stays within the tolerated budget: it is
+/// drawn only when no other fault damages a disk.
+fn add_correlated_faults(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
+    let c = &plan.cluster;
+    if c.voters < 3 || !rng.gen_bool(0.5) {
+        return;
+    }
+    let (voters, minority) = (c.voters, c.minority());
+    let damaged = plan.faults.iter().any(|f| f.fault.damages_durable_data());
+    let shape = match rng.gen_range(0..4) {
+        0 | 1 if !damaged => Shape::WipeWithLeaderLoss,
+        0..=2 => Shape::StaggeredRejoin,
+        _ => Shape::CrashAfterRejoin,
+    };
+    let t = rng.gen_range(NS_PER_S / 2..plan.workload.duration_ns);
+    // Each step of the shape comes a drawn number of milliseconds after the previous one.
+    let mut last = t;
+    let mut step = |rng: &mut ChaCha8Rng, min_ms: u64, max_ms: u64| {
+        last += rng.gen_range(min_ms..=max_ms) * NS_PER_MS;
+        last
+    };
+    let mut faults = Vec::new();
+    let mut push = |at_ns: u64, fault: Fault| faults.push(TimedFault { at_ns, fault });
+    match shape {
+        Shape::WipeWithLeaderLoss => {
+            let lagging = rng.gen_bool(2.0 / 3.0);
+            if lagging {
+                let groups = vec![vec![Target::Minority], vec![Target::Rest]];
+                push(t, Fault::Partition { groups, oneway: false });
+            }
+            let lost = step(rng, 300, 3_000);
+            // The low ids: the Minority target takes the highest, so the wiped server is
+            // usually not one of the laggards.
+            let victim = Target::Node(rng.gen_range(1..=voters - minority));
+            push(lost, Fault::Crash { targets: vec![Target::Leader] });
+            push(lost, Fault::WipeAndRejoin { targets: vec![victim] });
+            if lagging {
+                push(lost, Fault::Heal);
+            }
+            let back = step(rng, 500, 3_000);
+            push(back, Fault::Restart { targets: vec![Target::All] });
+        }
+        Shape::StaggeredRejoin => {
+            push(t, Fault::Crash { targets: vec![Target::Minority] });
+            let first = Target::Node(rng.gen_range(voters - minority + 1..=voters));
+            let rejoin = step(rng, 300, 2_000);
+            push(rejoin, Fault::Restart { targets: vec![first] });
+            let lost = step(rng, 300, 2_000);
+            push(lost, Fault::Crash { targets: vec![Target::Leader] });
+            let rest = step(rng, 300, 1_500);
+            push(rest, Fault::Restart { targets: vec![Target::All] });
+        }
+        Shape::CrashAfterRejoin => {
+            let victim = Target::Node(rng.gen_range(1..=voters));
+            push(t, Fault::Crash { targets: vec![victim.clone()] });
+            let rejoin = step(rng, 200, 2_000);
+            push(rejoin, Fault::Restart { targets: vec![Target::All] });
+            let again = step(rng, 30, 600);
+            push(again, Fault::Crash { targets: vec![victim] });
+            let back = step(rng, 100, 1_000);
+            push(back, Fault::Restart { targets: vec![Target::All] });
+        }
+    }
+    plan.faults.extend(faults);
+    plan.description.push_str(&format!("; correlated faults ({shape:?})"));
 }
 
 fn lite(rng: &mut ChaCha8Rng) -> RunPlan {
@@ -429,8 +562,8 @@ mod tests {
     fn some_swarm_seeds_start_the_zxid_counter_near_exhaustion() {
         let counters: Vec<u32> =
             (0..200).filter_map(|s| draw_plan(Profile::Swarm, s).cluster.initial_zxid_counter).collect();
-        assert!(counters.len() > 5 && counters.len() < 60, "{} of 200 seeds", counters.len());
-        assert!(counters.iter().all(|c| *c >= u32::MAX - 2_000));
+        assert!(counters.len() > 20 && counters.len() < 70, "{} of 200 seeds", counters.len());
+        assert!(counters.iter().all(|c| *c >= u32::MAX - 600));
     }
 
     #[test]
@@ -443,7 +576,9 @@ mod tests {
             let base = swarm(&mut rng);
             let (armed, rest): (Vec<_>, Vec<_>) =
                 plan.faults.iter().partition(|f| matches!(f.fault, Fault::CrashAt { .. }));
-            assert_eq!(rest.into_iter().cloned().collect::<Vec<_>>(), base.faults, "seed {seed}");
+            // Stream 3's families are appended after the base draw.
+            let rest: Vec<TimedFault> = rest.into_iter().take(base.faults.len()).cloned().collect();
+            assert_eq!(rest, base.faults, "seed {seed}");
             for f in armed {
                 if let Fault::CrashAt { point, .. } = f.fault {
                     points.insert(format!("{point:?}"));
@@ -451,6 +586,21 @@ mod tests {
             }
         }
         assert_eq!(points.len(), CrashPoint::ALL.len(), "drawn points: {points:?}");
+    }
+
+    #[test]
+    fn swarm_draws_election_loss_and_every_correlated_shape_for_three_or_more_voters() {
+        let plans: Vec<RunPlan> = (0..300).map(|s| draw_plan(Profile::Swarm, s)).collect();
+        for mark in ["election loss", "(WipeWithLeaderLoss)", "(StaggeredRejoin)", "(CrashAfterRejoin)"] {
+            assert!(plans.iter().any(|p| p.description.contains(mark)), "no seed drew {mark}");
+        }
+        for p in &plans {
+            let lossy = p.faults.iter().any(|f| f.fault.kind() == "election_loss");
+            assert_eq!(lossy, p.description.contains("election loss"));
+            if p.cluster.voters < 3 {
+                assert!(!lossy && !p.description.contains("correlated"), "{}", p.description);
+            }
+        }
     }
 
     #[test]

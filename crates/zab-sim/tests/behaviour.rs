@@ -185,8 +185,13 @@ fn an_observer_kept_looking_by_a_locked_out_voters_answers_is_left_out_like_the_
     // leaves its round: each answers every notification of the other, observer 7's notification
     // timeout never expires, and it never asks the established ensemble again. ZooKeeper's
     // election does the same; the run must pass with observer 7 left out, still LOOKING.
-    let seed = 207_133;
-    let plan = draw_plan(Profile::Swarm, seed);
+    // The plan is the one the committed trace recorded: later swarm families change what a seed draws.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../traces/swarm-207133-observer-starved-by-lockout.ndjson");
+    let text = std::fs::read_to_string(&path).expect("the committed trace");
+    let trace = zab_trace::parse_trace(&text, &path.display().to_string()).expect("a valid trace");
+    let seed = trace.header.seed;
+    let plan = zab_sim::replay::plan_of(&trace).expect("the trace's plan");
     let r = run(&RunConfig { seed, plan, trace: TraceMode::Keep, status: false }).unwrap();
     assert_eq!(r.outcome, RunOutcome::Pass, "{:?}", r.violation);
     let last_role = |id: u64| {
@@ -206,4 +211,45 @@ fn an_observer_kept_looking_by_a_locked_out_voters_answers_is_left_out_like_the_
     let (role, accepted) = last_role(1);
     assert_eq!(role, Role::Looking);
     assert!(accepted > epoch, "voter 1 is not locked out (acceptedEpoch {accepted})");
+}
+
+#[test]
+fn losing_every_election_notification_holds_off_the_next_leader_until_the_window_ends() {
+    use zab_sim::rng::{Latency, Ratio};
+    let r = run_plan(plan(vec![
+        (
+            2_000,
+            Fault::ElectionLoss {
+                targets: vec![Target::All],
+                chance: Ratio::new(1, 1),
+                duration_ns: 3 * NS_PER_S,
+                latency: Latency::Fixed { ns: 0 },
+            },
+        ),
+        (2_000, Fault::Crash { targets: vec![Target::Leader] }),
+        (2_500, Fault::Restart { targets: vec![Target::All] }),
+    ]));
+    let leaders = established(&r);
+    assert!(leaders.iter().any(|(t, _, _)| *t < 2 * NS_PER_S), "{leaders:?}");
+    assert!(!leaders.iter().any(|(t, _, _)| (2 * NS_PER_S..5 * NS_PER_S).contains(t)), "{leaders:?}");
+    assert!(leaders.iter().any(|(t, _, _)| *t >= 5 * NS_PER_S), "a leader once notifications flow again");
+}
+
+#[test]
+fn delayed_election_notifications_slow_the_next_election_but_still_elect_a_leader() {
+    use zab_sim::rng::{Latency, Ratio};
+    let crash = (2_000, Fault::Crash { targets: vec![Target::Leader] });
+    let next_leader_at = |r: &Report| {
+        established(r).into_iter().find(|(t, _, _)| *t > 2 * NS_PER_S).expect("a leader after the crash").0
+    };
+    let prompt = next_leader_at(&run_plan(plan(vec![crash.clone()])));
+    let delay = Fault::ElectionLoss {
+        targets: vec![Target::All],
+        chance: Ratio::new(0, 1),
+        duration_ns: 5 * NS_PER_S,
+        latency: Latency::Fixed { ns: 300_000_000 },
+    };
+    let slowed = next_leader_at(&run_plan(plan(vec![(2_000, delay), crash])));
+    assert!(slowed >= prompt + 300_000_000, "prompt {prompt}, slowed {slowed}");
+    assert!(slowed < 7 * NS_PER_S, "slowed {slowed}");
 }
