@@ -356,8 +356,12 @@ pub fn acknowledged_writes_survive(records: &[Record]) -> Result<(), Violation> 
                 logs.entry(node).or_default().insert(zxid, hash);
             }
             Event::Truncated { node, to } => {
+                // Only a txn already acknowledged is lost: a leader truncates a rejoining follower
+                // to its committed zxid and sends its outstanding proposals again, so an
+                // uncommitted txn may be dropped here and acknowledged later.
                 let log = logs.entry(node).or_default();
-                if let Some((&z, _)) = log.range(to + 1..).find(|(z, _)| acked.contains_key(z)) {
+                let acked_before = |z: &u64| acked.get(z).is_some_and(|&at| at < r.i);
+                if let Some((&z, _)) = log.range(to + 1..).find(|(z, _)| acked_before(z)) {
                     return Err(Violation {
                         invariant,
                         record: r.i,
@@ -460,8 +464,8 @@ pub fn watches_fire_once_in_zxid_order(records: &[Record]) -> Result<(), Violati
     Ok(())
 }
 
-/// At the end, every replica that is up reports the same last zxid and the same tree digest
-/// (its last [`Event::Digest`]).
+/// At the end, every replica that is up and synced reports the same last zxid and the same tree
+/// digest (its last [`Event::Digest`]).
 pub fn replicas_converge(records: &[Record]) -> Result<(), Violation> {
     let mut last_digest: BTreeMap<NodeId, (u64, u64, u64)> = BTreeMap::new();
     let mut down: BTreeSet<NodeId> = BTreeSet::new();
@@ -484,22 +488,16 @@ pub fn replicas_converge(records: &[Record]) -> Result<(), Violation> {
             _ => {}
         }
     }
-    // A server that accepted a newer epoch from a leader attempt that never established refuses
-    // the established leader's older epoch until the next election (ZooKeeper's behaviour): it
-    // is left out, as the simulator's own convergence check leaves it out.
-    let leader_epoch = last_role
-        .iter()
-        .filter(|(node, (role, phase, _, _))| {
-            !down.contains(node) && *role == zab_trace::Role::Leading && *phase == zab_trace::Phase::Broadcast
-        })
-        .map(|(_, (_, _, _, current))| *current)
-        .max();
-    let locked_out = |node: &NodeId| {
-        last_role.get(node).is_some_and(|(_, phase, accepted, _)| {
-            *phase != zab_trace::Phase::Broadcast && leader_epoch.is_some_and(|e| *accepted > e)
-        })
+    // Only servers that ended synced (in the broadcast phase) are compared. One still in election,
+    // discovery or synchronization holds whatever it had before; whether every server got back in
+    // is the simulator's liveness check, which also knows the servers ZooKeeper itself keeps out:
+    // one locked out by a higher acceptedEpoch refuses the established leader's older epoch until
+    // the next election, and a LOOKING server that hears only from locked-out servers never asks
+    // the established ensemble again.
+    let unsynced = |node: &NodeId| {
+        last_role.get(node).is_some_and(|(_, phase, _, _)| *phase != zab_trace::Phase::Broadcast)
     };
-    let mut up = last_digest.iter().filter(|(node, _)| !down.contains(node) && !locked_out(node));
+    let mut up = last_digest.iter().filter(|(node, _)| !down.contains(node) && !unsynced(node));
     let Some((&first_node, &(zxid, digest, _))) = up.next() else { return Ok(()) };
     for (&node, &(z, d, i)) in up {
         if (z, d) != (zxid, digest) {

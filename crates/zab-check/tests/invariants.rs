@@ -166,6 +166,16 @@ fn an_acknowledged_write_must_not_be_truncated_away() {
         "acknowledged_writes_survive",
         4,
     );
+    // Not yet committed when truncated: a leader truncates a rejoining follower to its committed
+    // zxid and proposes the rest again, which the follower logs before the write is acknowledged.
+    passes(&trace(vec![
+        set_data(1),
+        logged(2, Z1),
+        logged(2, Z2),
+        Event::Truncated { node: 2, to: Z1 },
+        logged(2, Z2),
+        ok(1, Z2),
+    ]));
     // A read that returned with zxid Z2 acknowledges no write.
     let read = Event::Invoke {
         client: 0,
@@ -215,6 +225,36 @@ fn watch_events_come_once_each_and_in_zxid_order() {
         "watches_fire_once_in_zxid_order",
         1,
     );
+}
+
+fn role(node: u64, role: zab_trace::Role, phase: zab_trace::Phase) -> Event {
+    Event::Role {
+        node,
+        role,
+        phase,
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_logged: Some(Z2),
+        committed: Z2,
+    }
+}
+
+#[test]
+fn only_replicas_that_end_synced_are_held_to_the_same_digest() {
+    use zab_trace::{Phase, Role};
+    let ends = |last: Event| {
+        trace(vec![
+            role(1, Role::Leading, Phase::Broadcast),
+            role(2, Role::Following, Phase::Broadcast),
+            last,
+            digest(1, Z2, 9),
+            digest(2, Z2, 9),
+            digest(3, Z1, 4),
+        ])
+    };
+    // Still electing: it holds what it had before, and getting back in is a liveness question.
+    passes(&ends(role(3, Role::Looking, Phase::Election)));
+    only_breaks(&ends(role(3, Role::Following, Phase::Broadcast)), "replicas_converge", 5);
 }
 
 #[test]
