@@ -75,7 +75,10 @@ proptest! {
 
     /// With loss, long delays and staggered starts an election can pick a non-maximal leader or
     /// even split; the roles that follow then send servers back to LOOKING until one leader holds.
-    /// Every leader ever elected had a vote at least as good as a quorum of voters' own.
+    /// Every leader ever elected had a vote at least as good as a quorum of voters' own, each
+    /// voter's taken as of its latest election round: a vote cast before the voter synchronized
+    /// into a newer epoch under another leader still counts in the decider's tally (a decision
+    /// that ZAB's discovery then refuses, as the leader finds no quorum of followers).
     #[test]
     fn over_a_lossy_network_the_ensemble_settles_on_one_leader(
         servers in prop_oneof![arb_ensemble(3, 1), arb_ensemble(5, 2)],

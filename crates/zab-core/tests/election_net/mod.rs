@@ -72,6 +72,9 @@ pub struct Node {
     pub decided_at_ms: u64,
     /// As leader: the epoch it established. As learner: the epoch it synchronized into.
     pub epoch_established: Option<Epoch>,
+    /// The (peer epoch, last zxid, id) order key this server had when it last began an election
+    /// round: what its own LOOKING votes were compared against.
+    pub round_key: (Epoch, Option<Zxid>, ServerId),
 }
 
 /// One decision, as it happened.
@@ -80,7 +83,9 @@ pub struct Decided {
     pub at_ms: u64,
     pub server: ServerId,
     pub outcome: Outcome,
-    /// Every voter's (peer epoch, last zxid, id) order key at that instant.
+    /// Every voter's order key as of its latest election round (see [`Node::round_key`]). A
+    /// voter that cast its vote and then synchronized into a newer epoch under another leader
+    /// still counts with the key it voted with: its vote can be in the decider's tally.
     pub voter_keys: Vec<(Epoch, Option<Zxid>, ServerId)>,
 }
 
@@ -126,6 +131,7 @@ impl Net {
                     leader: None,
                     decided_at_ms: 0,
                     epoch_established: None,
+                    round_key: (Epoch(spec.current_epoch), spec.last_logged, ServerId(spec.id)),
                 };
                 (ServerId(spec.id), node)
             })
@@ -311,7 +317,7 @@ impl Net {
     }
 
     fn apply(&mut self, sid: ServerId, outcome: Outcome) {
-        let voter_keys = self.voters.iter().map(|v| self.key_of(v.0)).collect();
+        let voter_keys = self.voters.iter().map(|v| self.nodes[v].round_key).collect();
         self.decisions.push(Decided { at_ms: self.now_ms, server: sid, outcome, voter_keys });
         if let Some(lines) = &mut self.transcript {
             lines.push(format!(
@@ -393,6 +399,7 @@ impl Net {
         node.leader = None;
         node.epoch_established = None;
         let (last_logged, epoch) = (node.last_logged, node.current_epoch);
+        node.round_key = (epoch, last_logged, sid);
         let mut out = Vec::new();
         node.election.start_round(now, last_logged, epoch, &mut out);
         self.transmit(sid, out);
