@@ -4,6 +4,15 @@
 //!
 //! Reference: §1.4.1 (leader side of discovery), §1.4.2 (the sync decision), §1.4.3 (commit rule,
 //! syncLimit checks), §1.5 (a new leader's whole history becomes committed).
+//!
+//! A client `sync` (reference §5 entry 19) waits for the proposals outstanding when it arrived,
+//! and, with [`crate::config::Settings::quorum_sync`] (the default, as in ZooKeeper master), for a
+//! quorum of voters to confirm after its arrival that they still follow this leader: a SYNCROUND
+//! request answered by each follower, or the commit of any proposal made after it (the followers
+//! that ACK it got the round's request first on the same stream). A sync is answered before the
+//! COMMIT of any proposal made after it, so a learner sees its session's replies in order. With the
+//! setting off (3.8/3.9) the leader answers on its own, which is not linearizable when it has been
+//! deposed without noticing yet.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -27,6 +36,8 @@ pub(crate) struct Handler {
     pub forwarding: bool,
     /// Proposals sent to this learner and not yet ACKed, with when they were sent.
     pub unacked: VecDeque<(Zxid, Instant)>,
+    /// The highest sync round this follower confirmed (0: none).
+    pub sync_round_acked: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,11 +61,16 @@ pub(crate) enum HandlerState {
 struct Proposal {
     txn: Txn,
     acks: BTreeSet<ServerId>,
+    /// The last sync round started before this proposal: the followers that ACK it received
+    /// that round's request first (one FIFO stream), so its commit quorum confirms the round.
+    sync_round: u64,
 }
 
-/// A `sync` waiting for every proposal outstanding when it arrived to commit.
+/// A `sync` waiting for every proposal outstanding when it arrived to commit, and for a quorum
+/// to confirm sync round `round` (started after it arrived).
 struct PendingSync {
     after: Zxid,
+    round: u64,
     origin: Origin,
     session: SessionId,
     cxid: i32,
@@ -77,6 +93,10 @@ pub(crate) struct Leader {
     pub last_committed: Zxid,
     pub last_proposed: Zxid,
     pending_syncs: Vec<PendingSync>,
+    /// The last sync round started (rounds are numbered from 1 within a leadership).
+    sync_round: u64,
+    /// The highest sync round confirmed by the commit quorum of a later proposal.
+    commit_confirmed_round: u64,
     prep: Preparer,
     /// The leader's own history at the start of the epoch (all of it becomes committed).
     history_end: Zxid,
@@ -149,6 +169,8 @@ impl Replica {
             last_committed: history_end,
             last_proposed: history_end,
             pending_syncs: Vec::new(),
+            sync_round: 0,
+            commit_confirmed_round: 0,
             prep: Preparer::new(),
             history_end,
             ticks: 0,
@@ -173,6 +195,7 @@ impl Replica {
                 last_heard: now,
                 forwarding: false,
                 unacked: VecDeque::new(),
+                sync_round_acked: 0,
             },
         );
     }
@@ -213,6 +236,11 @@ impl Replica {
                 self.drop_learner(from, &format!("expected the NEWLEADER ACK, got {}", other.summary()), out)
             }
             (_, QuorumPacket::Ack { zxid }) => self.on_proposal_ack(from, zxid, out),
+            (HandlerState::Synced, QuorumPacket::SyncRoundAck { round }) => {
+                let h = self.leader_mut().handlers.get_mut(&from).expect("handler looked up above");
+                h.sync_round_acked = h.sync_round_acked.max(round);
+                self.release_syncs(out);
+            }
             (_, QuorumPacket::Ping { touched, .. }) => {
                 for (session, timeout_ms) in touched {
                     self.clients.touch_tracked(session, timeout_ms, now, self.cfg.tick_time_ms());
@@ -655,6 +683,13 @@ impl Replica {
             if !self.cfg.is_quorum(&p.acks) {
                 break;
             }
+            // Syncs that arrived before this proposal are answered ahead of its COMMIT: a learner
+            // answers its session's requests in order, so a sync's reply must not fall behind
+            // the commit of a write that session sent after it.
+            let round = p.sync_round;
+            let l = self.leader_mut();
+            l.commit_confirmed_round = l.commit_confirmed_round.max(round);
+            self.release_syncs(out);
             let l = self.leader_mut();
             let p = l.outstanding.remove(&zxid).expect("present");
             l.last_committed = zxid;
@@ -686,11 +721,40 @@ impl Replica {
     }
 
     fn release_syncs(&mut self, out: &mut Out) {
+        let me = self.me;
+        let l = self.leader_ref();
+        // The highest round a quorum (this leader included) has confirmed: the largest r such
+        // that the voters with an ACK of a round >= r form a quorum.
+        let mut acked: Vec<(u64, ServerId)> = l
+            .handlers
+            .iter()
+            .filter(|(_, h)| !h.observer && h.state == HandlerState::Synced && h.sync_round_acked > 0)
+            .map(|(id, h)| (h.sync_round_acked, *id))
+            .collect();
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let mut confirmed = if self.cfg.is_quorum(&[me].into_iter().collect()) {
+            l.sync_round
+        } else {
+            l.commit_confirmed_round
+        };
+        let mut voters: BTreeSet<ServerId> = [me].into_iter().collect();
+        for (round, id) in acked {
+            if confirmed >= round {
+                break;
+            }
+            voters.insert(id);
+            if self.cfg.is_quorum(&voters) {
+                confirmed = round;
+                break;
+            }
+        }
         let l = self.leader_mut();
         let committed = l.last_committed;
         let outstanding_empty = l.outstanding.is_empty();
-        let (ready, waiting): (Vec<PendingSync>, Vec<PendingSync>) =
-            l.pending_syncs.drain(..).partition(|s| s.after <= committed || outstanding_empty);
+        let (ready, waiting): (Vec<PendingSync>, Vec<PendingSync>) = l
+            .pending_syncs
+            .drain(..)
+            .partition(|s| (s.after <= committed || outstanding_empty) && s.round <= confirmed);
         l.pending_syncs = waiting;
         for s in ready {
             match s.origin {
@@ -733,9 +797,26 @@ impl Replica {
         out: &mut Out,
     ) {
         if let ForwardedRequest::Client(Request::Sync { .. }) = request {
+            // ZOOKEEPER-1675: answering on the leader's own authority lets a leader that lost its
+            // quorum without noticing yet complete syncs. Each sync starts a round the followers
+            // confirm, so it completes only while a quorum still follows this leader.
+            let local = mutated!(self, Zk1675) || !self.cfg.settings().quorum_sync;
             let l = self.leader_mut();
-            let after = l.last_proposed;
-            l.pending_syncs.push(PendingSync { after, origin, session, cxid });
+            // The last proposal outstanding on arrival (nothing to wait for when none is).
+            let after = l.outstanding.keys().next_back().copied().unwrap_or(l.last_committed);
+            let round = if local {
+                0
+            } else {
+                l.sync_round += 1;
+                let round = l.sync_round;
+                for (id, h) in &l.handlers {
+                    if !h.observer && h.state == HandlerState::Synced {
+                        out.send(*id, QuorumPacket::SyncRound { round });
+                    }
+                }
+                round
+            };
+            l.pending_syncs.push(PendingSync { after, round, origin, session, cxid });
             self.release_syncs(out);
             return;
         }
@@ -806,7 +887,8 @@ impl Replica {
         for id in to {
             out.send(id, QuorumPacket::Proposal { txn: txn.clone() });
         }
-        l.outstanding.insert(zxid, Proposal { txn: txn.clone(), acks: BTreeSet::new() });
+        let sync_round = l.sync_round;
+        l.outstanding.insert(zxid, Proposal { txn: txn.clone(), acks: BTreeSet::new(), sync_round });
         self.log_txns(std::slice::from_ref(&txn), false, out);
     }
 
@@ -839,6 +921,16 @@ impl Replica {
                 lagging.push(*id);
             } else if h.state == HandlerState::Synced && !h.observer {
                 synced.insert(*id);
+            }
+        }
+        // A sync round is re-sent to followers that have not confirmed it (one that joined after
+        // the round started, or whose confirmation is still due) while a sync waits on it.
+        let round = l.sync_round;
+        if l.pending_syncs.iter().any(|s| s.round > 0) {
+            for (id, h) in &l.handlers {
+                if !h.observer && h.state == HandlerState::Synced && h.sync_round_acked < round {
+                    out.send(*id, QuorumPacket::SyncRound { round });
+                }
             }
         }
         let established = l.established;

@@ -209,6 +209,13 @@ impl Replica {
             (LearnerState::Broadcast, QuorumPacket::RevalidateReply { session, valid }) => {
                 self.clients.finish_revalidate(session, valid, out);
             }
+            (
+                LearnerState::NewLeader | LearnerState::AwaitUpToDate | LearnerState::Broadcast,
+                QuorumPacket::SyncRound { round },
+            ) => {
+                let leader = self.learner_ref().leader;
+                out.send(leader, QuorumPacket::SyncRoundAck { round });
+            }
             (_, QuorumPacket::Ping { .. }) => {
                 // The sync loop does not answer pings; the leader's read timeout covers it.
             }

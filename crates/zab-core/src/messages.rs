@@ -58,6 +58,10 @@ pub enum QuorumPacket {
     /// Leader → learner: the forwarded `sync` of (session, cxid) may complete once everything the
     /// learner received before this packet is applied.
     Sync { session: SessionId, cxid: i32 },
+    /// Leader → follower: a `sync` arrived; confirm that you still follow this leader.
+    SyncRound { round: u64 },
+    /// Follower → leader: answer to [`QuorumPacket::SyncRound`].
+    SyncRoundAck { round: u64 },
 }
 
 /// What a learner forwards to the leader.
@@ -98,6 +102,8 @@ impl QuorumPacket {
                 format!("REVALIDATE 0x{:x} {}", session.0, if *valid { "valid" } else { "invalid" })
             }
             QuorumPacket::Sync { session, cxid } => format!("SYNC 0x{:x}/{cxid}", session.0),
+            QuorumPacket::SyncRound { round } => format!("SYNCROUND {round}"),
+            QuorumPacket::SyncRoundAck { round } => format!("SYNCROUND ACK {round}"),
         }
     }
 }

@@ -79,6 +79,11 @@ pub enum Mutation {
     /// Catalog 18, ZOOKEEPER-1367: createSession/closeSession txns applied during synchronization
     /// change the tree only, not the session table.
     Zk1367,
+    /// Catalog 19, ZOOKEEPER-1675 (Jepsen 2019, also ZOOKEEPER-2136): the leader answers a `sync`
+    /// on its own, once the proposals outstanding when it arrived have committed, with no quorum
+    /// round (the 3.8/3.9 behaviour), so a leader that has lost its quorum without noticing yet
+    /// still completes syncs.
+    Zk1675,
     /// Catalog 20, ZOOKEEPER-1277: let the zxid counter wrap into the epoch bits instead of
     /// forcing a new epoch before it is exhausted.
     Zk1277,
@@ -109,6 +114,7 @@ impl Mutation {
         Mutation::Zk2845,
         Mutation::Zk3127,
         Mutation::Zk1367,
+        Mutation::Zk1675,
         Mutation::Zk1277,
     ];
 
@@ -137,6 +143,7 @@ impl Mutation {
             Mutation::Zk3127 => "ZK-3127",
             Mutation::Zk1367 => "ZK-1367",
             Mutation::Zk2845 => "ZK-2845",
+            Mutation::Zk1675 => "ZK-1675",
             Mutation::Zk1277 => "ZK-1277",
         }
     }
@@ -169,6 +176,7 @@ impl Mutation {
             Mutation::Zk3127 => 17,
             Mutation::Zk1367 => 18,
             Mutation::Zk2845 => 16,
+            Mutation::Zk1675 => 19,
             Mutation::Zk1277 => 20,
         }
     }
@@ -218,6 +226,7 @@ impl Mutation {
             }
             Mutation::Zk1367 => "apply session txns during sync to the tree only",
             Mutation::Zk2845 => "skip the fast-forward of memory from the log when leaving a role",
+            Mutation::Zk1675 => "answer sync at the leader without a quorum round (3.8/3.9 sync)",
             Mutation::Zk1277 => "let the zxid counter wrap into the epoch bits",
         }
     }
@@ -302,6 +311,10 @@ impl Mutation {
             Mutation::Zk2845 => {
                 "a server advertises a zxid below its log, is not truncated, and replays never-committed \
                  txns after a restart: replicas diverge"
+            }
+            Mutation::Zk1675 => {
+                "a leader cut off from its quorum but not yet aware completes syncs: a read after \
+                 sync misses writes the new leader acknowledged (sync + read is not linearizable)"
             }
             Mutation::Zk1277 => {
                 "the counter wraps into the epoch bits: zxids of a later epoch are reused and replicas \

@@ -363,3 +363,36 @@ fn without_a_mutation_a_snap_synced_follower_keeps_a_write_committed_during_its_
 fn zk3104_newleader_ahead_of_the_backlog_loses_a_write_committed_during_the_snap() {
     assert!(!snap_sync_with_a_proposal_in_flight(Some(Mutation::Zk3104)));
 }
+
+/// Server 3 leads; both followers' packets to it are held (the links stay up, so the leader has
+/// no reason to step down within syncLimit). A client of the leader sends `sync`. Returns
+/// whether the sync completed while the followers were unheard, and whether it completed once
+/// their packets flowed again.
+fn sync_at_a_leader_whose_followers_are_unheard(mutation: Option<Mutation>) -> (bool, bool) {
+    let mut c = serving(mutation);
+    let conn = session(&mut c, S3);
+    write(&mut c, conn, 1, "/before");
+    c.hold_link(S1, S3);
+    c.hold_link(S2, S3);
+    c.client_request(conn, 2, Request::Sync { path: "/".to_string() });
+    let answered = |c: &Cluster| {
+        c.clients[&conn].1.iter().any(|e| matches!(e, ClientEvent::Reply { header, .. } if header.xid == 2))
+    };
+    // Well inside syncLimit (5 ticks of 2 s in the harness configuration).
+    c.run_for(1_000);
+    let while_unheard = answered(&c);
+    c.release_link(S1, S3);
+    c.release_link(S2, S3);
+    let after = c.run_until(5_000, answered);
+    (while_unheard, after)
+}
+
+#[test]
+fn a_leader_answers_sync_only_after_a_quorum_confirms_it_still_leads() {
+    assert_eq!(sync_at_a_leader_whose_followers_are_unheard(None), (false, true));
+}
+
+#[test]
+fn zk1675_a_leader_answers_sync_on_its_own_even_while_no_follower_is_heard() {
+    assert_eq!(sync_at_a_leader_whose_followers_are_unheard(Some(Mutation::Zk1675)), (true, true));
+}

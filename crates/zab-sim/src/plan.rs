@@ -72,6 +72,28 @@ pub struct Cluster {
     /// make snapshots, and so SNAP syncs and txn-log syncs, happen within a short run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap_count: Option<u64>,
+    /// How the leader answers `sync`: `"local"` (ZooKeeper 3.8/3.9: on its own, so a leader cut
+    /// off from its quorum but not yet aware still completes syncs) or `"quorum"` (ZooKeeper
+    /// master: after a quorum confirms it still leads). Plans that name none are `"local"`, so
+    /// traces recorded before the choice existed replay unchanged; the random profiles draw
+    /// `"quorum"`, where a read after `sync` is linearizable as the history checker assumes.
+    #[serde(default, skip_serializing_if = "SyncRule::is_local")]
+    pub sync: SyncRule,
+}
+
+/// See [`Cluster::sync`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncRule {
+    #[default]
+    Local,
+    Quorum,
+}
+
+impl SyncRule {
+    pub fn is_local(&self) -> bool {
+        *self == SyncRule::Local
+    }
 }
 
 impl Default for Cluster {
@@ -87,6 +109,7 @@ impl Default for Cluster {
             initial_zxid_counter: None,
             mutation: None,
             snap_count: None,
+            sync: SyncRule::Local,
         }
     }
 }
@@ -219,6 +242,16 @@ pub struct Workload {
     /// Chance that a read leaves a watch.
     #[serde(default = "default_watch")]
     pub watch: Ratio,
+    /// How many of the clients (the first ones) only read and sync: they draw from the mix's
+    /// getData, exists, getChildren and sync weights (getData when all four are 0). A read-mostly
+    /// service leaves servers whose clients propose nothing, so a leader cut off from its quorum
+    /// has no write outstanding and can still complete syncs and reads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub readers: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Default for Workload {
@@ -233,6 +266,7 @@ impl Default for Workload {
             session_timeout_ns: default_session_timeout(),
             move_session: Ratio::NEVER,
             watch: default_watch(),
+            readers: 0,
         }
     }
 }

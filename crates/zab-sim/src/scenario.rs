@@ -149,6 +149,22 @@ outcome = "pass"
     }
 
     #[test]
+    fn the_sync_rule_is_local_unless_a_plan_asks_for_a_quorum_round() {
+        use crate::plan::SyncRule;
+        assert_eq!(parse("[cluster]\nvoters = 3\n").unwrap().cluster.sync, SyncRule::Local);
+        let quorum = parse("[cluster]\nsync = \"quorum\"\n").unwrap();
+        assert_eq!(quorum.cluster.sync, SyncRule::Quorum);
+        assert_eq!(parse(&to_scenario_toml(&quorum)).unwrap(), quorum);
+        let e = parse("[cluster]\nvoters = 3\nsync = \"eventually\"\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("local") && e.message.contains("quorum"), "{e}");
+        let configs = crate::sim::server_configs(&quorum).unwrap();
+        assert!(configs.iter().all(|c| c.settings().quorum_sync));
+        let local = parse("[cluster]\nvoters = 3\n").unwrap();
+        assert!(crate::sim::server_configs(&local).unwrap().iter().all(|c| !c.settings().quorum_sync));
+    }
+
+    #[test]
     fn an_unknown_key_names_the_line_and_the_allowed_keys() {
         let e = parse("[cluster]\nvoters = 3\nvoterz = 4\n").unwrap_err();
         assert_eq!((e.line, e.file.as_str()), (3, "scenarios/t.toml"));

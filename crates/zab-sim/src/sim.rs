@@ -125,8 +125,14 @@ pub fn run(cfg: &RunConfig) -> Result<Report, String> {
     Ok(sim.into_report())
 }
 
-/// Builds each server's configuration from the plan (ensemble builder or zoo.cfg text).
+/// Builds each server's configuration from the plan (ensemble builder or zoo.cfg text), with
+/// the plan's `sync` rule.
 pub fn server_configs(plan: &RunPlan) -> Result<Vec<ValidConfig>, String> {
+    let quorum = plan.cluster.sync == crate::plan::SyncRule::Quorum;
+    Ok(base_server_configs(plan)?.into_iter().map(|config| config.with_quorum_sync(quorum)).collect())
+}
+
+fn base_server_configs(plan: &RunPlan) -> Result<Vec<ValidConfig>, String> {
     let c = &plan.cluster;
     if let Some(text) = &c.zoo_cfg_text {
         let ids = {

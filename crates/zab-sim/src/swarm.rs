@@ -15,8 +15,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::plan::{
-    Checks, Cluster, CrashPoint, DiskBudget, Expect, Fault, Knobs, LoadMode, OpMix, RunPlan, Target,
-    TimedFault, Workload,
+    Checks, Cluster, CrashPoint, DiskBudget, Expect, Fault, Knobs, LoadMode, OpMix, RunPlan, SyncRule,
+    Target, TimedFault, Workload,
 };
 use crate::rng::{Latency, Ratio};
 use crate::time::{format_duration_ns, NS_PER_MS, NS_PER_S};
@@ -63,6 +63,24 @@ pub const FAULT_FAMILIES: [&str; 9] = [
     "disk-damage",
 ];
 
+/// Draws from the seed's stream 4: the shape of the service around the ensemble. One seed in four
+/// runs a read-mostly workload (one or two writing clients, the rest only read and sync), so some
+/// servers, the leader among them, often serve clients that propose nothing; one seed in four
+/// runs production-sized ticks (1 s or the default 2 s instead of 50–200 ms), where a leader cut off from
+/// its quorum notices it up to a tick after its followers have elected a successor. Together
+/// they give the window in which an isolated leader still answers its own clients (reference §5,
+/// entry 19).
+fn add_service_shape(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
+    let w = &mut plan.workload;
+    if rng.gen_ratio(1, 4) && w.clients >= 2 {
+        let writers = rng.gen_range(1..=2).min(w.clients - 1);
+        w.readers = w.clients - writers;
+    }
+    if rng.gen_ratio(1, 4) {
+        plan.cluster.tick_time_ns = [1_000, 2_000][rng.gen_range(0..2)] * NS_PER_MS;
+    }
+}
+
 /// Draws the plan of `seed` for `profile`.
 pub fn draw_plan(profile: Profile, seed: u64) -> RunPlan {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -77,6 +95,9 @@ pub fn draw_plan(profile: Profile, seed: u64) -> RunPlan {
             shapes.set_stream(3);
             add_election_loss(&mut shapes, &mut plan);
             add_correlated_faults(&mut shapes, &mut plan);
+            let mut service = ChaCha8Rng::seed_from_u64(seed);
+            service.set_stream(4);
+            add_service_shape(&mut service, &mut plan);
             plan
         }
         Profile::Lite => lite(&mut rng),
@@ -147,6 +168,7 @@ fn base_cluster(rng: &mut ChaCha8Rng) -> Cluster {
         initial_zxid_counter: None,
         mutation: None,
         snap_count: None,
+        sync: SyncRule::Quorum,
     }
 }
 
@@ -296,6 +318,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
         session_timeout_ns: rng.gen_range(2..=10) * NS_PER_S,
         move_session: Ratio::new(1, rng.gen_range(20..=500)),
         watch: Ratio::new(1, 4),
+        readers: 0,
     };
     // Drawn last, so the rest of a seed's plan is what it was before this knob existed: one seed in
     // five starts the first epoch's zxid counter close enough to 2^32 to run out during the run

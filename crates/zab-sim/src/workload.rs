@@ -15,7 +15,20 @@ use crate::rng::Ratio;
 /// Draws the next request of `client`, whose `n`-th request this is.
 pub fn next_request(w: &Workload, client: u32, n: u64, rng: &mut impl Rng) -> Request {
     let value = Some(format!("c{client}-{n}").into_bytes());
-    match pick(&w.mix, rng) {
+    let reader;
+    let mix = if client < w.readers {
+        reader = OpMix {
+            get_data: w.mix.get_data,
+            exists: w.mix.exists,
+            get_children: w.mix.get_children,
+            sync: w.mix.sync,
+            ..OpMix::default()
+        };
+        &reader
+    } else {
+        &w.mix
+    };
+    match pick(mix, rng) {
         OpKind::Create => create(&key(w, rng), value, rng),
         OpKind::SetData => Request::SetData { path: key(w, rng), data: value, version: version(rng) },
         OpKind::Delete => Request::Delete { path: key(w, rng), version: version(rng) },
@@ -113,6 +126,28 @@ mod tests {
         let w = Workload { mix: OpMix { set_data: 1, ..OpMix::default() }, ..Workload::default() };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         assert!((0..100).all(|n| matches!(next_request(&w, 0, n, &mut rng), Request::SetData { .. })));
+    }
+
+    #[test]
+    fn reader_clients_only_read_and_sync_while_the_others_draw_the_whole_mix() {
+        let w = Workload { readers: 2, ..Workload::default() };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let reads = |r: &Request| {
+            matches!(
+                r,
+                Request::GetData { .. }
+                    | Request::Exists { .. }
+                    | Request::GetChildren { .. }
+                    | Request::Sync { .. }
+            )
+        };
+        for client in 0..2 {
+            let reqs: Vec<Request> = (0..500).map(|n| next_request(&w, client, n, &mut rng)).collect();
+            assert!(reqs.iter().all(reads), "client {client}");
+            assert!(reqs.iter().any(|r| matches!(r, Request::Sync { .. })), "client {client}");
+        }
+        let writer: Vec<Request> = (0..500).map(|n| next_request(&w, 2, n, &mut rng)).collect();
+        assert!(writer.iter().any(is_write));
     }
 
     #[test]

@@ -276,6 +276,11 @@ pub struct Settings {
     pub observer_master_port: Option<u16>,
     /// `extendedTypesEnabled` (false): TTL nodes.
     pub extended_types_enabled: bool,
+    /// Not a zoo.cfg key: whether the leader answers `sync` only after a quorum has confirmed it
+    /// still leads (ZooKeeper master, ZOOKEEPER-2136; the default here), or on its own once the
+    /// proposals outstanding on arrival have committed (3.8/3.9, where a read after `sync` is
+    /// not linearizable: reference §5 entry 19). The simulator sets it from the plan.
+    pub quorum_sync: bool,
     /// `localSessionsEnabled` (false).
     pub local_sessions_enabled: bool,
     /// `localSessionsUpgradingEnabled` (false).
@@ -331,6 +336,7 @@ impl Settings {
             quorum_listen_on_all_ips: false,
             observer_master_port: None,
             extended_types_enabled: false,
+            quorum_sync: true,
             local_sessions_enabled: false,
             local_sessions_upgrading_enabled: false,
             cnx_timeout_ms: 5000,
@@ -438,6 +444,13 @@ impl ValidConfig {
             Some(SourceText { name: "myid", text: &myid }),
         )?;
         Ok(loaded.config)
+    }
+
+    /// The same configuration with [`Settings::quorum_sync`] set (not a zoo.cfg key, so it does not
+    /// go through [`ValidConfig::with_settings`], which re-parses the rendered zoo.cfg).
+    pub fn with_quorum_sync(mut self, on: bool) -> Self {
+        self.settings.quorum_sync = on;
+        self
     }
 
     /// A `zoo.cfg` text that parses (with [`ValidConfig::render_myid`]) back to a config equal to
