@@ -248,6 +248,13 @@ pub struct Workload {
     /// has no write outstanding and can still complete syncs and reads.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub readers: u32,
+    /// How many of the clients (the first ones) name a single server in their connect string
+    /// (client i the server i mod n + 1, as in a deployment where each application host talks to
+    /// its local server): they reconnect only there, so each side of a partition keeps its own
+    /// clients. A pinned client of a server the liveness phase leaves out (locked out, or
+    /// refusing its disk) is not expected to finish.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pinned: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -267,6 +274,7 @@ impl Default for Workload {
             move_session: Ratio::NEVER,
             watch: default_watch(),
             readers: 0,
+            pinned: 0,
         }
     }
 }

@@ -316,6 +316,8 @@ struct SimClient {
     done: bool,
     /// The instant of the client's pending timer event (stale events are ignored).
     timer_at: Option<SimTime>,
+    /// The one server a pinned client's connect string names.
+    pinned: Option<u64>,
 }
 
 struct TraceSink {
@@ -464,9 +466,15 @@ impl Sim {
         let mut clients = Vec::new();
         for id in 0..plan.workload.clients {
             let seed = seeds.workload.gen();
-            let config = ClientConfig::new(connect.clone(), timeout_ms, seed);
+            let pinned = (id < plan.workload.pinned).then(|| u64::from(id) % nodes.len() as u64 + 1);
+            let connect = match pinned {
+                Some(s) => ConnectString::parse(&format!("zk{s}:2181"))
+                    .map_err(|e| format!("connect string: {e:?}"))?,
+                None => connect.clone(),
+            };
+            let config = ClientConfig::new(connect, timeout_ms, seed);
             let client = Client::new(config).map_err(|e| format!("client {id}: {e}"))?;
-            clients.push(SimClient { id, client, link: None, n: 0, done: false, timer_at: None });
+            clients.push(SimClient { id, client, link: None, n: 0, done: false, timer_at: None, pinned });
         }
         let voters: Vec<u64> = (1..=plan.cluster.voters).collect();
         let safety_end = SimTime(plan.workload.duration_ns);
@@ -606,7 +614,7 @@ impl Sim {
                 if self.clients[client as usize].link.is_none() {
                     self.step_client(
                         client,
-                        ClientInput::TransportFailed { server: ServerIndex(server as usize - 1) },
+                        ClientInput::TransportFailed { server: self.client_index(client, server) },
                     );
                 }
             }
@@ -981,10 +989,7 @@ impl Sim {
                 (Addr::Client(c), Addr::Server(s), _) => {
                     if self.clients[c as usize].link == Some((link, s)) {
                         self.clients[c as usize].link = None;
-                        self.step_client(
-                            c,
-                            ClientInput::TransportClosed { server: ServerIndex(s as usize - 1) },
-                        );
+                        self.step_client(c, ClientInput::TransportClosed { server: self.client_index(c, s) });
                     }
                 }
                 (Addr::Client(_), Addr::Client(_), _) => unreachable!("no client-to-client links"),
@@ -1053,7 +1058,7 @@ impl Sim {
                 if self.clients[c as usize].link != Some((link, s)) {
                     return;
                 }
-                let server = ServerIndex(s as usize - 1);
+                let server = self.client_index(c, s);
                 let input = match msg {
                     Msg::Accept => ClientInput::TransportConnected { server },
                     Msg::ConnectResp(response) => ClientInput::ConnectResponse { server, response },
@@ -1230,7 +1235,8 @@ impl Sim {
         }
         let servers = self.nodes.len();
         if w.move_session.chance(&mut self.seeds.workload) {
-            let target = ServerIndex(self.seeds.workload.gen_range(0..servers));
+            let drawn = self.seeds.workload.gen_range(0..servers) as u64 + 1;
+            let target = self.client_index(c, drawn);
             let now = zab_client::Instant(self.now.0);
             if self.clients[c as usize].client.move_to(now, target, &mut self.cout).is_ok() {
                 self.perform_client(c);
@@ -1254,6 +1260,14 @@ impl Sim {
         self.perform_client(c);
     }
 
+    /// Server `s`'s place in client `c`'s connect string (a pinned client's names only its own).
+    fn client_index(&self, c: u32, s: u64) -> ServerIndex {
+        match self.clients[c as usize].pinned {
+            Some(_) => ServerIndex(0),
+            None => ServerIndex(s as usize - 1),
+        }
+    }
+
     fn perform_client(&mut self, c: u32) {
         let mut actions = std::mem::take(&mut self.cout.actions);
         for a in actions.drain(..) {
@@ -1267,7 +1281,8 @@ impl Sim {
         let me = Addr::Client(c);
         match a {
             ClientAction::Connect { server } => {
-                let s = server.0 as u64 + 1;
+                // The connect string lists zk1..zkN in order, or a pinned client's one server.
+                let s = self.clients[c as usize].pinned.unwrap_or(server.0 as u64 + 1);
                 let lat = self.plan.knobs.net_latency.sample(&mut self.seeds.network);
                 self.queue.push(self.now.plus_ns(lat), Ev::ClientConnectArrive { client: c, server: s });
             }
@@ -1743,15 +1758,19 @@ impl Sim {
             return fail("liveness-no-leader", format!("leader {leader} is in {:?}", ls.phase));
         }
         let mut quorum = 0;
+        // Servers the liveness phase leaves out, and so the clients pinned to them.
+        let mut excused = BTreeSet::new();
         for n in &self.nodes {
             let Some(r) = n.replica.as_ref() else {
                 if n.refused.is_some() {
+                    excused.insert(n.id);
                     continue;
                 }
                 return fail("liveness-server-down", format!("server {} is down", n.id));
             };
             let s = r.status();
             if self.left_out(n.id, &s, &ls) {
+                excused.insert(n.id);
                 continue;
             }
             if s.phase != Phase::Broadcast || s.leader != Some(ServerId(leader)) {
@@ -1779,9 +1798,11 @@ impl Sim {
         if quorum * 2 <= self.plan.cluster.voters {
             return fail("liveness-no-quorum", "no quorum of voters in broadcast".to_string());
         }
-        if let Some(c) =
-            self.clients.iter().find(|c| c.client.outstanding() > 0 && !c.client.state().is_final())
-        {
+        if let Some(c) = self.clients.iter().find(|c| {
+            c.client.outstanding() > 0
+                && !c.client.state().is_final()
+                && !c.pinned.is_some_and(|s| excused.contains(&s))
+        }) {
             return fail(
                 "liveness-client-stuck",
                 format!("client {} has {} outstanding requests", c.id, c.client.outstanding()),

@@ -65,7 +65,8 @@ pub const FAULT_FAMILIES: [&str; 9] = [
 
 /// Draws from the seed's stream 4: the shape of the service around the ensemble. One seed in four
 /// runs a read-mostly workload (one or two writing clients, the rest only read and sync), so some
-/// servers, the leader among them, often serve clients that propose nothing; one seed in four
+/// servers, the leader among them, often serve clients that propose nothing (in two of three of
+/// those seeds every client is pinned to one server, so each side of a partition keeps its own); one seed in four
 /// runs production-sized ticks (1 s or the default 2 s instead of 50–200 ms), where a leader cut off from
 /// its quorum notices it up to a tick after its followers have elected a successor. Together
 /// they give the window in which an isolated leader still answers its own clients (reference §5,
@@ -75,6 +76,10 @@ fn add_service_shape(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
     if rng.gen_ratio(1, 4) && w.clients >= 2 {
         let writers = rng.gen_range(1..=2).min(w.clients - 1);
         w.readers = w.clients - writers;
+        // Most read-mostly services pin each client to its local server.
+        if rng.gen_ratio(2, 3) {
+            w.pinned = w.clients;
+        }
     }
     if rng.gen_ratio(1, 4) {
         plan.cluster.tick_time_ns = [1_000, 2_000][rng.gen_range(0..2)] * NS_PER_MS;
@@ -319,6 +324,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> RunPlan {
         move_session: Ratio::new(1, rng.gen_range(20..=500)),
         watch: Ratio::new(1, 4),
         readers: 0,
+        pinned: 0,
     };
     // Drawn last, so the rest of a seed's plan is what it was before this knob existed: one seed in
     // five starts the first epoch's zxid counter close enough to 2^32 to run out during the run

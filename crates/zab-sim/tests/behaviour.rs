@@ -253,3 +253,26 @@ fn delayed_election_notifications_slow_the_next_election_but_still_elect_a_leade
     assert!(slowed >= prompt + 300_000_000, "prompt {prompt}, slowed {slowed}");
     assert!(slowed < 7 * NS_PER_S, "slowed {slowed}");
 }
+
+#[test]
+fn pinned_clients_only_ever_talk_to_their_own_server_even_when_it_crashes() {
+    // Client i names only server i mod 3 + 1; server 1 crashes and restarts meanwhile, so an
+    // unpinned client would move to another server.
+    let mut p = plan(vec![(2_000, Fault::Crash { targets: vec![Target::Node(1)] })]);
+    p.faults
+        .push(TimedFault { at_ns: 4 * NS_PER_S, fault: Fault::Restart { targets: vec![Target::Node(1)] } });
+    p.workload.clients = 6;
+    p.workload.pinned = 6;
+    let r = run_plan(p);
+    assert_eq!(r.outcome, RunOutcome::Pass, "{:?}", r.violation);
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, e) in events(&r) {
+        if let Event::Invoke { client, server, .. } = e {
+            if *server != 0 {
+                assert_eq!(*server, u64::from(*client) % 3 + 1, "client {client}");
+                seen.insert(*server);
+            }
+        }
+    }
+    assert_eq!(seen.len(), 3, "every server had its own clients");
+}
