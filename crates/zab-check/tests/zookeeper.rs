@@ -340,6 +340,31 @@ fn an_acknowledged_write_that_later_reads_do_not_show_is_flagged() {
     assert_flagged(&h, ViolationKind::WrongResult);
 }
 
+/// Session 2 syncs after session 1's create was acknowledged, then reads `/a`; the sync and the
+/// read are answered at `sync_zxid` from a server that has applied the create or not.
+fn read_after_sync(sync_zxid: u64, read: H) -> H {
+    let sync = Request::Sync { path: "/a".into() };
+    let h = H::new().ok(1, create("/a", "v1"), z(1), created("/a"));
+    let h = h.ok(2, sync, sync_zxid, Response::Sync { path: "/a".into() });
+    let mut calls = h.calls();
+    calls.extend(read.calls());
+    let mut out = H::new();
+    for c in calls {
+        out = out.call(c.session, c.request, c.zxid, c.outcome.expect("complete"));
+    }
+    out
+}
+
+#[test]
+fn a_sync_answered_behind_a_write_acknowledged_before_it_began_is_flagged() {
+    // Catalog entry 19: a leader deposed without noticing answers sync from its stale state.
+    let stale = read_after_sync(0, H::new().err(2, get("/a"), ErrorCode::NoNode));
+    assert_flagged(&stale, ViolationKind::RealTime);
+    let fresh =
+        read_after_sync(z(1), H::new().ok(2, get("/a"), z(1), data("v1", stat(z(1), z(1), z(1), 0, "v1"))));
+    assert_passes(&fresh);
+}
+
 #[test]
 fn zxids_that_contradict_real_time_are_flagged() {
     let h =
@@ -652,6 +677,8 @@ mod agreement {
                     server.floor[s] = server.versions.len() - 1;
                     let path = PATHS[p].to_string();
                     let zxid = server.last_zxid;
+                    // The sync's reply reveals the server's last zxid to the session.
+                    server.seen[s] = server.seen[s].max(zxid);
                     server.h = std::mem::replace(&mut server.h, H::new()).ok(
                         session,
                         req,

@@ -68,7 +68,7 @@ pub fn history(calls: &[ZkCall]) -> History<ZkOp> {
         };
         let zxid = call.zxid.filter(|_| observed != Observed::Unknown).map(Zxid);
         let action = match &call.request {
-            Request::Sync { .. } => ZkAction::Sync,
+            Request::Sync { .. } => ZkAction::Sync { zxid },
             r if r.is_read() => ZkAction::Read { request: r.clone(), zxid },
             r if r.is_write() && !matches!(r, Request::Check { .. } | Request::DeleteContainer { .. }) => {
                 ZkAction::Write {

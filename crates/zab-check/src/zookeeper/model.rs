@@ -51,8 +51,9 @@ pub enum ZkAction {
         /// The reply header's zxid: the last txn the answering server had applied.
         zxid: Option<Zxid>,
     },
-    /// sync: the session's later reads see at least the state when it took effect.
-    Sync,
+    /// sync: the session's later reads see at least the state when it took effect. `zxid` is
+    /// the reply's (the server's last applied txn when it answered), when known.
+    Sync { zxid: Option<Zxid> },
     /// The leader's reaper deleting the container or TTL node `path` once it is eligible: no
     /// client asks for it, so it may happen at any time, or never.
     Reap {
@@ -424,12 +425,21 @@ impl Model for ZkModel {
         let after = match &op.action {
             ZkAction::Write { request, zxid } => self.apply_write(state, op, request, *zxid),
             ZkAction::Read { request, zxid } => self.apply_read(state, op, request, *zxid),
-            ZkAction::Sync => {
+            ZkAction::Sync { zxid } => {
+                // Like a read, the reply's zxid is revealed to the session.
+                let z = zxid.map(|z| z.0);
+                if z.is_some_and(|z| z < view.zxid_seen) {
+                    return;
+                }
                 let mut s = state.clone();
                 let latest = s.versions.latest_index();
                 let view = s.sessions.entry(op.session).or_default();
                 view.floor = latest;
                 view.last_order = op.order;
+                if let Some(z) = z {
+                    view.zxid_seen = z;
+                    s.zxid_floor = s.zxid_floor.max(z);
+                }
                 Some(s)
             }
             ZkAction::Reap { path } => self.apply_reap(state, path),
@@ -439,7 +449,7 @@ impl Model for ZkModel {
     }
 
     fn is_noop(&self, op: &ZkOp) -> bool {
-        matches!(op.action, ZkAction::Read { .. } | ZkAction::Sync) && op.observed == Observed::Unknown
+        matches!(op.action, ZkAction::Read { .. } | ZkAction::Sync { .. }) && op.observed == Observed::Unknown
     }
 }
 

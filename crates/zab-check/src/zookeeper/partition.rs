@@ -124,7 +124,7 @@ impl Footprints {
         match &op.action {
             ZkAction::Write { request, .. } => self.request(op.session, request, &mut out),
             ZkAction::Read { request, .. } => self.request(op.session, request, &mut out),
-            ZkAction::Sync => {}
+            ZkAction::Sync { .. } => {}
             ZkAction::Reap { path } => self.delete(path, &mut out),
             ZkAction::Expire => self.close(op.session, &mut out),
         }
@@ -232,7 +232,7 @@ pub fn parts<T: Borrow<ZkOp>>(ops: &[T]) -> Vec<Vec<usize>> {
     let mut parts: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     let mut syncs = Vec::new();
     for (i, op) in ops.iter().map(T::borrow).enumerate() {
-        if matches!(op.action, ZkAction::Sync) {
+        if matches!(op.action, ZkAction::Sync { .. }) {
             syncs.push(i);
         } else {
             parts.entry(uf.find(i)).or_default().push(i);

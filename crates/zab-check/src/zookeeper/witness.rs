@@ -74,7 +74,7 @@ fn revealed(op: &ZkOp) -> Option<u64> {
     match (&op.action, &op.observed) {
         (_, Observed::Unknown) => None,
         (ZkAction::Write { zxid, .. }, _) if zxid.0 < super::model::UNKNOWN_ZXID_BASE => Some(zxid.0),
-        (ZkAction::Read { zxid, .. }, _) => zxid.map(|z| z.0),
+        (ZkAction::Read { zxid, .. } | ZkAction::Sync { zxid }, _) => zxid.map(|z| z.0),
         _ => None,
     }
 }
@@ -104,8 +104,8 @@ impl<'a> Witness<'a> {
         }
         let mut first_open = BTreeMap::new();
         for (i, o) in h.ops.iter().enumerate() {
-            let open =
-                o.return_at.is_none() && !matches!(o.op.action, ZkAction::Read { .. } | ZkAction::Sync);
+            let open = o.return_at.is_none()
+                && !matches!(o.op.action, ZkAction::Read { .. } | ZkAction::Sync { .. });
             if open {
                 let e = first_open.entry(component[i]).or_insert(o.call_at);
                 *e = (*e).min(o.call_at);
@@ -231,6 +231,20 @@ impl<'a> Witness<'a> {
                         return Err(self.violation(ViolationKind::RealTime, i, message));
                     }
                     queries.push(Query { op: i, first: at_zxid(z), last: at_zxid(z), lo: z, hi: z });
+                }
+                (ZkAction::Sync { .. }, Some(z)) => {
+                    // A sync takes effect after every write that completed before it began; the
+                    // server answers once it has applied them, so its reply's zxid is at least
+                    // theirs (a leader deposed without noticing answers from a stale state).
+                    let done = bounds.completed_before(o.call_at);
+                    if z < done {
+                        let message = format!(
+                            "a sync by session {:#x} answered at zxid {z:#x}, behind the write with zxid \
+                             {done:#x} that completed before the sync began",
+                            o.op.session
+                        );
+                        return Err(self.violation(ViolationKind::RealTime, i, message));
+                    }
                 }
                 (ZkAction::Read { .. } | ZkAction::Write { .. }, None) => {
                     let mut lo = floors[i];
