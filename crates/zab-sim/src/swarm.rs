@@ -63,22 +63,43 @@ pub const FAULT_FAMILIES: [&str; 9] = [
     "disk-damage",
 ];
 
-/// Draws from the seed's stream 4: the shape of the service around the ensemble. One seed in four
-/// runs a read-mostly workload (one or two writing clients, the rest only read and sync), so some
-/// servers, the leader among them, often serve clients that propose nothing (in two of three of
-/// those seeds every client is pinned to one server, so each side of a partition keeps its own); one seed in four
-/// runs production-sized ticks (1 s or the default 2 s instead of 50–200 ms), where a leader cut off from
-/// its quorum notices it up to a tick after its followers have elected a successor. Together
-/// they give the window in which an isolated leader still answers its own clients (reference §5,
-/// entry 19).
+/// Draws from the seed's stream 4: the shape of the service around the ensemble.
+/// - One seed in three runs a read-mostly workload: one or two writing clients, the rest only read
+///   and sync, so some servers, the leader among them, often serve clients that propose nothing.
+///   In three of four of those seeds every client is pinned to one server, so each side of a
+///   partition keeps its own clients; and in two of three of those (with readers on every server
+///   and a single writer pinned to server 1) the leader is cut off from the others while its
+///   clock steps back 2 to 6 s, so its syncLimit check comes that much late: the window in which
+///   a leader deposed without noticing still answers its own clients (reference §5, entry 19).
+/// - One seed in four runs production-sized ticks (1 s or the default 2 s instead of 50–200 ms),
+///   where a leader cut off from its quorum notices it up to a tick after its followers do.
 fn add_service_shape(rng: &mut ChaCha8Rng, plan: &mut RunPlan) {
     let w = &mut plan.workload;
-    if rng.gen_ratio(1, 4) && w.clients >= 2 {
+    if rng.gen_ratio(1, 3) && w.clients >= 2 {
         let writers = rng.gen_range(1..=2).min(w.clients - 1);
         w.readers = w.clients - writers;
-        // Most read-mostly services pin each client to its local server.
-        if rng.gen_ratio(2, 3) {
+        if rng.gen_ratio(3, 4) {
             w.pinned = w.clients;
+            if rng.gen_ratio(2, 3) && plan.cluster.voters >= 3 {
+                // Readers on every server, and one writer, so the cut-off leader usually has no
+                // write outstanding while the other side commits.
+                let servers = u32::try_from(plan.cluster.voters + plan.cluster.observers).unwrap_or(u32::MAX);
+                // The writer (the last client) is pinned to server 1, the readers to all.
+                w.clients = w.clients.max(2 * servers).div_ceil(servers) * servers + 1;
+                w.pinned = w.clients;
+                w.readers = w.clients - 1;
+                let duration = w.duration_ns;
+                let at = duration / 5 + rng.gen_range(0..=duration / 2);
+                let back = rng.gen_range(2_000..=6_000) * NS_PER_MS;
+                let leader = vec![Target::Leader];
+                let groups = vec![leader.clone(), vec![Target::Rest]];
+                plan.faults.push(TimedFault {
+                    at_ns: at,
+                    fault: Fault::ClockJump { targets: leader, by_ns: -(back as i64) },
+                });
+                plan.faults.push(TimedFault { at_ns: at, fault: Fault::Partition { groups, oneway: false } });
+                plan.faults.push(TimedFault { at_ns: at + back + 2 * NS_PER_S, fault: Fault::Heal });
+            }
         }
     }
     if rng.gen_ratio(1, 4) {
