@@ -408,6 +408,8 @@ struct Sim {
     /// The plan's mutation, switched on in every replica when it starts.
     #[cfg(feature = "mutations")]
     mutation: Option<zab_core::Mutation>,
+    /// `session-id-unique`: the client each session id was first handed to (id → client).
+    session_owner: BTreeMap<u64, u32>,
     /// Armed protocol-point crashes: (servers, point, downtime).
     armed: Vec<(Vec<u64>, CrashPoint, u64)>,
     /// A protocol-point crash due once the current step's actions are performed: (server, downtime).
@@ -516,6 +518,7 @@ impl Sim {
             state_at: BTreeMap::new(),
             untrusted_disks: BTreeSet::new(),
             damaged_disks: BTreeSet::new(),
+            session_owner: BTreeMap::new(),
             #[cfg(feature = "mutations")]
             mutation,
             armed: Vec::new(),
@@ -692,6 +695,7 @@ impl Sim {
             self.seeds.replica_restart_seed()
         };
         let config = self.nodes[i].config.clone();
+        self.nodes[i].clock.resume(self.now);
         match Replica::recover(config, DiskImage { files }, seed) {
             Ok(mut r) => {
                 #[cfg(feature = "mutations")]
@@ -1194,8 +1198,26 @@ impl Sim {
 
     fn step_client(&mut self, c: u32, input: ClientInput) {
         let now = zab_client::Instant(self.now.0);
+        let before = self.clients[c as usize].client.session_id().0;
         self.clients[c as usize].client.step(now, input, &mut self.cout);
+        let after = self.clients[c as usize].client.session_id().0;
+        if after != before && after != 0 {
+            self.note_session(c, after);
+        }
         self.perform_client(c);
+    }
+
+    /// A client was handed session `id`: no other client may ever hold the same id (a server
+    /// derives ids from its id and its monotonic clock; two clients on one session see each
+    /// other's replies and watches).
+    fn note_session(&mut self, c: u32, id: u64) {
+        let owner = *self.session_owner.entry(id).or_insert(c);
+        if owner != c {
+            self.fail(Violation {
+                checker: "session-id-unique".to_string(),
+                message: format!("client {c} was given session {id:#x}, already client {owner}'s"),
+            });
+        }
     }
 
     fn client_timer(&mut self, c: u32) {

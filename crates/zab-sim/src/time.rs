@@ -193,6 +193,22 @@ impl NodeClock {
         self.anchor_global = now;
     }
 
+    /// A new process starts on this machine at global time `now`: a clock still standing at the
+    /// reading it held when a backwards jump came runs on from that reading instead of waiting
+    /// for the jump to be made up.
+    ///
+    /// The standing clock is how the simulator makes one process's timers run late; a process
+    /// started afterwards reads the machine's monotonic clock afresh (ZooKeeper derives session
+    /// ids and timers from it), and that clock only moves forward. Without this a server that
+    /// restarted inside the standing window read the same millisecond as the incarnation before
+    /// it and handed out that incarnation's session ids again (clean swarm seed 1040816).
+    pub fn resume(&mut self, now: SimTime) {
+        if self.raw_local_ns(now) < self.last_read_ns {
+            self.anchor_local_ns = self.last_read_ns;
+            self.anchor_global = now;
+        }
+    }
+
     /// Changes the drift from global time `now` on.
     pub fn set_drift(&mut self, now: SimTime, drift_ppm: i32) {
         assert!(drift_ppm.abs() < 500_000, "drift of {drift_ppm} ppm is not a clock");
@@ -264,6 +280,27 @@ mod tests {
         c.jump(SimTime::from_ms(1_000), -(500 * NS_PER_MS as i64));
         assert_eq!(c.local_ns(SimTime::from_ms(1_200)), before);
         assert_eq!(c.local_ns(SimTime::from_ms(1_600)), before + 100 * NS_PER_MS);
+    }
+
+    #[test]
+    fn a_process_started_after_a_backwards_jump_sees_its_clock_move_on_at_once() {
+        let mut c = NodeClock::new(0, 0);
+        let before = c.local_ns(SimTime::from_ms(1_000));
+        c.jump(SimTime::from_ms(1_000), -(500 * NS_PER_MS as i64));
+        assert_eq!(c.local_ns(SimTime::from_ms(1_100)), before, "the old process's clock stands");
+        c.resume(SimTime::from_ms(1_100));
+        assert_eq!(c.local_ns(SimTime::from_ms(1_100)), before);
+        assert_eq!(c.local_ns(SimTime::from_ms(1_150)), before + 50 * NS_PER_MS, "and runs on from there");
+    }
+
+    #[test]
+    fn a_process_started_on_a_clock_that_is_not_standing_changes_nothing() {
+        let mut c = NodeClock::new(7, 1_000);
+        let untouched = c.clone();
+        c.local_ns(SimTime::from_ms(1_000));
+        c.resume(SimTime::from_ms(1_000));
+        assert_eq!(c.anchor_local_ns, untouched.anchor_local_ns);
+        assert_eq!(c.anchor_global, untouched.anchor_global);
     }
 
     #[test]

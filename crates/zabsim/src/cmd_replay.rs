@@ -18,6 +18,11 @@ pub struct ReplayArgs {
     /// Print one line per role/phase transition of the replayed run.
     #[arg(long)]
     pub status: bool,
+    /// After a change that alters behaviour on purpose: run the trace's own seed and plan on this
+    /// build and write the new records over the file (the header keeps its profile, seed and
+    /// plan; the commit is this one). Prints the new outcome, as a replay does.
+    #[arg(long)]
+    pub rerecord: bool,
 }
 
 pub fn run(args: &ReplayArgs) -> u8 {
@@ -40,6 +45,26 @@ pub fn run(args: &ReplayArgs) -> u8 {
             return EXIT_PANIC;
         }
     };
+    if args.rerecord {
+        let r = &result.report;
+        let plan = zab_sim::replay::plan_of(&trace).unwrap_or_else(|_| unreachable!("replay parsed it"));
+        let profile = trace.header.profile.clone();
+        if let Err(e) = crate::cmd_run::write_trace(&args.trace, seed, &profile, &plan, &r.records) {
+            eprintln!("zabsim replay: cannot write {}: {e}", args.trace.display());
+            return EXIT_BAD_INPUT;
+        }
+        let verdict = r.violation.as_ref().map_or("pass".to_string(), |v| format!("{:?}: {v}", r.outcome));
+        let was = match &result.divergence {
+            Some(d) => format!("first change at record {}", d.index),
+            None => "unchanged".to_string(),
+        };
+        println!(
+            "seed {seed}: re-recorded {} ({} records, {was}); outcome {verdict}",
+            args.trace.display(),
+            r.records.len()
+        );
+        return exit_code(r.outcome);
+    }
     if args.status {
         let plan = zab_sim::replay::plan_of(&trace).unwrap_or_else(|_| unreachable!("replay parsed it"));
         let cfg = zab_sim::sim::RunConfig { seed, plan, trace: zab_sim::sim::TraceMode::Off, status: true };
